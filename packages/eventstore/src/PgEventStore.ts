@@ -1,0 +1,317 @@
+/**
+ * The PostgreSQL adapter of the event store and the snapshot store.
+ *
+ * Appends go through one group-commit writer (see internal/GroupCommit.ts):
+ * concurrent appends to different streams share one transaction and one WAL
+ * flush, and each caller gets its own success or conflict. The log order is
+ * the commit order (ADR 0002), so subscriptions read `position > checkpoint`
+ * and can never skip an event; LISTEN/NOTIFY wakes them, polling backs it up.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, type Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+import { isSqlError, type SqlError } from "effect/sql/SqlError"
+import {
+  type AppendResult,
+  DuplicateEventId,
+  EventStore,
+  EventStoreError,
+  type EventMetadata,
+  InvalidAppend,
+  type RecordedEvent,
+  type StreamAppend,
+  type SubscribeOptions,
+  streamTypeOf,
+  WrongExpectedVersion
+} from "./EventStore.ts"
+import * as ExpectedVersion from "./ExpectedVersion.ts"
+import * as GroupCommit from "./internal/GroupCommit.ts"
+import * as HeadSignal from "./internal/HeadSignal.ts"
+import { migrate } from "./internal/migrations.ts"
+import * as Subscription from "./internal/subscription.ts"
+import { validateAppends } from "./internal/validate.ts"
+import { SnapshotStore } from "./SnapshotStore.ts"
+
+export interface Options {
+  /** How often a caught-up subscription polls when no NOTIFY arrives (default 1 second). */
+  readonly pollInterval?: Duration.Input
+  /** Events at most per group-commit batch (default 2,000). */
+  readonly maxBatchEvents?: number
+}
+
+const notifyChannel = "eventstore_appended"
+
+type Rejection = WrongExpectedVersion | DuplicateEventId
+type UnitOutcome = { readonly ok: ReadonlyArray<AppendResult> } | { readonly rejected: Rejection }
+
+interface AppendRow {
+  readonly unit: number
+  readonly stream_id: string
+  readonly verdict: "ok" | "idempotent" | "conflict" | "duplicate_event_id"
+  readonly actual_version: bigint
+  readonly next_version: bigint | null
+  readonly first_position: bigint | null
+  readonly last_position: bigint | null
+}
+
+interface EventRow {
+  readonly position: bigint
+  readonly stream_id: string
+  readonly stream_type: string
+  readonly version: bigint
+  readonly event_id: string
+  readonly event_type: string
+  readonly data: unknown
+  readonly metadata: EventMetadata
+  readonly recorded_at: Date
+}
+
+/** An append, encoded once in the caller's fiber: one JSON object per event, without its unit index. */
+interface EncodedUnit {
+  readonly appends: ReadonlyArray<StreamAppend>
+  readonly streams: ReadonlyArray<string>
+  readonly rows: ReadonlyArray<string>
+  readonly eventCount: number
+}
+
+const encode = (appends: ReadonlyArray<StreamAppend>): Effect.Effect<EncodedUnit, InvalidAppend> =>
+  Effect.flatMap(validateAppends(appends), () =>
+    Effect.try({
+      try: () => {
+        const rows: Array<string> = []
+        for (const a of appends) {
+          const head = `"s":${JSON.stringify(a.streamId)},"st":${JSON.stringify(streamTypeOf(a.streamId))},"x":${ExpectedVersion.toCode(a.expectedVersion)}`
+          for (const e of a.events) {
+            const data = JSON.stringify(e.data)
+            if (data === undefined) throw new Error(`event ${e.eventId} has no JSON data`)
+            rows.push(
+              `${head},"id":"${e.eventId}","t":${JSON.stringify(e.type)},"d":${data},"m":${JSON.stringify(e.metadata ?? {})}}`
+            )
+          }
+        }
+        return { appends, streams: appends.map((a) => a.streamId), rows, eventCount: rows.length }
+      },
+      catch: (error) => new InvalidAppend({ reason: `events are not JSON: ${String(error)}` })
+    })
+  )
+
+const toRecorded = (row: EventRow): RecordedEvent => ({
+  position: Number(row.position),
+  streamId: row.stream_id,
+  streamType: row.stream_type,
+  version: Number(row.version),
+  eventId: row.event_id,
+  type: row.event_type,
+  data: row.data,
+  metadata: row.metadata,
+  recordedAt: row.recorded_at
+})
+
+const storeError = (operation: string) => (cause: SqlError) => new EventStoreError({ operation, cause })
+
+/** Runs the append function for the units of one batch, on the current connection (or transaction). */
+const runAppend = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) => {
+  const parts: Array<string> = []
+  units.forEach((unit, u) => {
+    for (const row of unit.rows) parts.push(`{"u":${u},${row}`)
+  })
+  return sql<AppendRow>`SELECT * FROM eventstore_append(${`[${parts.join(",")}]`}::jsonb)`.pipe(
+    Effect.map((rows) => {
+      const byUnit = new Map<number, Map<string, AppendRow>>()
+      for (const row of rows) {
+        let slices = byUnit.get(row.unit)
+        if (slices === undefined) byUnit.set(row.unit, (slices = new Map()))
+        slices.set(row.stream_id, row)
+      }
+      return units.map((unit, u): UnitOutcome => outcomeOf(unit, byUnit.get(u) ?? new Map()))
+    })
+  )
+}
+
+const outcomeOf = (unit: EncodedUnit, slices: Map<string, AppendRow>): UnitOutcome => {
+  const results: Array<AppendResult> = []
+  for (const a of unit.appends) {
+    const row = slices.get(a.streamId)
+    if (row === undefined) throw new Error(`append function returned no row for stream ${a.streamId}`)
+    switch (row.verdict) {
+      case "conflict":
+        return {
+          rejected: new WrongExpectedVersion({
+            streamId: a.streamId,
+            expected: ExpectedVersion.format(a.expectedVersion),
+            actual: Number(row.actual_version)
+          })
+        }
+      case "duplicate_event_id":
+        return { rejected: new DuplicateEventId({ streamId: a.streamId }) }
+      default:
+        results.push({
+          streamId: a.streamId,
+          nextExpectedVersion: Number(row.next_version),
+          firstPosition: Number(row.first_position),
+          lastPosition: Number(row.last_position),
+          replayed: row.verdict === "idempotent"
+        })
+    }
+  }
+  // A unit whose slices all passed is written whole; a slice can only be "ok"
+  // without a position when a neighbour in the same unit failed, handled above.
+  return { ok: results }
+}
+
+const settleOutcome = (outcome: UnitOutcome) =>
+  "ok" in outcome ? Effect.succeed(outcome.ok) : Effect.fail(outcome.rejected)
+
+/**
+ * Appends inside the caller's current transaction (`sql.withTransaction`), so
+ * that other writes (an outbox row, a checkpoint) commit or roll back with the
+ * events. The transaction holds the log head lock until it ends: keep it short.
+ */
+export const appendInTransaction = (appends: ReadonlyArray<StreamAppend>) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const unit = yield* encode(appends)
+    const [outcome] = yield* runAppend(sql, [unit]).pipe(Effect.mapError(storeError("append")))
+    return yield* settleOutcome(outcome!)
+  })
+
+/** Builds both stores on the `PgClient` in context, after applying the migrations. */
+export const make = (options: Options = {}) =>
+  Effect.gen(function* () {
+    const pg = yield* PgClient.PgClient
+    const sql: SqlClient.SqlClient = pg
+    yield* migrate.pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.mapError(storeError("migrate")))
+
+    const signal = HeadSignal.make()
+    // Other processes' appends arrive as NOTIFY; a lost listener is re-opened,
+    // and polling covers the time in between.
+    yield* Effect.forkScoped(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const notifications = yield* pg.listen(notifyChannel)
+          for (;;) {
+            const note = yield* Queue.take(notifications)
+            yield* signal.publish(Number(note.payload))
+          }
+        })
+      ).pipe(Effect.retry(Schedule.spaced("1 second")), Effect.ignore)
+    )
+
+    const committer = yield* GroupCommit.make<EncodedUnit, UnitOutcome, EventStoreError>(
+      (units) => runAppend(sql, units).pipe(Effect.mapError(storeError("append"))),
+      {
+        maxBatchEvents: options.maxBatchEvents ?? 2000,
+        onDefect: (defect) => new EventStoreError({ operation: "append", cause: defect })
+      }
+    )
+
+    const appendMulti = (appends: ReadonlyArray<StreamAppend>) =>
+      Effect.gen(function* () {
+        const unit = yield* encode(appends)
+        const outcome = yield* committer.submit({ payload: unit, streams: unit.streams, eventCount: unit.eventCount })
+        const results = yield* settleOutcome(outcome)
+        const last = results.reduce((max, r) => Math.max(max, r.lastPosition), 0)
+        yield* signal.publish(last)
+        return results
+      })
+
+    const readAll = ({ after, limit }: { readonly after: number; readonly limit: number }) =>
+      sql<EventRow>`SELECT * FROM events WHERE position > ${after} ORDER BY position LIMIT ${limit}`.pipe(
+        Effect.map((rows) => rows.map(toRecorded)),
+        Effect.mapError(storeError("readAll"))
+      )
+
+    const loadCheckpoint = (name: string) =>
+      sql<{ position: bigint }>`SELECT position FROM subscription_checkpoints WHERE name = ${name}`.pipe(
+        Effect.map((rows) => (rows[0] === undefined ? 0 : Number(rows[0].position))),
+        Effect.mapError(storeError("loadCheckpoint"))
+      )
+
+    const saveCheckpoint = (name: string, position: number) =>
+      sql`INSERT INTO subscription_checkpoints (name, position) VALUES (${name}, ${position})
+          ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = now()`.pipe(
+        Effect.asVoid,
+        Effect.mapError(storeError("saveCheckpoint"))
+      )
+
+    const reader: Subscription.LogReader = {
+      readAll,
+      loadCheckpoint,
+      saveCheckpoint,
+      signal,
+      pollInterval: options.pollInterval ?? "1 second"
+    }
+
+    const eventStore = EventStore.of({
+      append: (streamId, expectedVersion, events) =>
+        Effect.map(appendMulti([{ streamId, expectedVersion, events }]), (results) => results[0]!),
+      appendMulti,
+      readStream: (streamId, { fromVersion = 1, maxCount } = {}) =>
+        sql<EventRow>`SELECT * FROM events WHERE stream_id = ${streamId} AND version >= ${fromVersion}
+                      ORDER BY version LIMIT ${maxCount ?? null}`.pipe(
+          Effect.map((rows) => rows.map(toRecorded)),
+          Effect.mapError(storeError("readStream"))
+        ),
+      streamVersion: (streamId) =>
+        sql<{ version: bigint | null }>`SELECT max(version) AS version FROM events WHERE stream_id = ${streamId}`.pipe(
+          Effect.map((rows) => Number(rows[0]?.version ?? 0)),
+          Effect.mapError(storeError("streamVersion"))
+        ),
+      readAll,
+      headPosition: sql<{ last_position: bigint }>`SELECT last_position FROM event_log_head WHERE id = 1`.pipe(
+        Effect.map((rows) => Number(rows[0]?.last_position ?? 0)),
+        Effect.mapError(storeError("headPosition"))
+      ),
+      subscribe: (subscribeOptions) => Subscription.subscribe(reader, subscribeOptions),
+      loadCheckpoint,
+      saveCheckpoint,
+      consume: <E, R>(
+        subscribeOptions: SubscribeOptions,
+        handle: (events: ReadonlyArray<RecordedEvent>) => Effect.Effect<void, E, R>
+      ) =>
+        Subscription.consume<E, R, EventStoreError>(reader, subscribeOptions, handle, (effect) =>
+          sql
+            .withTransaction(effect)
+            .pipe(Effect.mapError((error) => (isSqlError(error) ? storeError("consume")(error) : error)))
+        ),
+      ping: sql`SELECT 1`.pipe(Effect.asVoid, Effect.mapError(storeError("ping")))
+    })
+
+    const snapshotStore = SnapshotStore.of({
+      save: ({ streamId, version, schemaVersion, data }) =>
+        sql`INSERT INTO snapshots (stream_id, version, schema_version, data)
+            VALUES (${streamId}, ${version}, ${schemaVersion}, ${JSON.stringify(data)}::jsonb)
+            ON CONFLICT (stream_id) DO UPDATE
+              SET version = excluded.version, schema_version = excluded.schema_version,
+                  data = excluded.data, saved_at = now()
+              WHERE snapshots.version < excluded.version OR snapshots.schema_version <> excluded.schema_version`.pipe(
+          Effect.asVoid,
+          Effect.mapError(storeError("saveSnapshot"))
+        ),
+      load: (streamId) =>
+        sql<{ version: bigint; schema_version: number; data: unknown }>`
+          SELECT version, schema_version, data FROM snapshots WHERE stream_id = ${streamId}`.pipe(
+          Effect.map((rows) =>
+            Option.fromNullishOr(rows[0]).pipe(
+              Option.map((row) => ({
+                streamId,
+                version: Number(row.version),
+                schemaVersion: Number(row.schema_version),
+                data: row.data
+              }))
+            )
+          ),
+          Effect.mapError(storeError("loadSnapshot"))
+        )
+    })
+
+    return { eventStore, snapshotStore }
+  })
+
+/** The event store and snapshot store on the `PgClient` in context. */
+export const layer = (options: Options = {}): Layer.Layer<EventStore | SnapshotStore, EventStoreError, PgClient.PgClient> =>
+  Layer.effectContext(
+    Effect.map(make(options), ({ eventStore, snapshotStore }) =>
+      Context.make(EventStore, eventStore).pipe(Context.add(SnapshotStore, snapshotStore))
+    )
+  )
