@@ -37,6 +37,8 @@ export interface Options {
   readonly pollInterval?: Duration.Input
   /** Events at most per group-commit batch (default 2,000). */
   readonly maxBatchEvents?: number
+  /** Group-commit batches in flight at once, each on its own connection (default 1; see ADR 0002). */
+  readonly writers?: number
 }
 
 const notifyChannel = "eventstore_appended"
@@ -201,6 +203,7 @@ export const make = (options: Options = {}) =>
       (units) => runAppend(sql, units).pipe(Effect.mapError(storeError("append"))),
       {
         maxBatchEvents: options.maxBatchEvents ?? 2000,
+        writers: options.writers ?? 1,
         onDefect: (defect) => new EventStoreError({ operation: "append", cause: defect })
       }
     )

@@ -9,11 +9,13 @@
  * function judges all units against the state before the batch); it waits for
  * the next batch, which keeps the order in which appends to one stream arrived.
  *
- * There is one writer: every append serialises on the log head lock anyway
- * (ADR 0002), so a second connection could only overlap the client-side work
- * of one batch with the commit of another.
+ * Every append serialises on the log head lock (ADR 0002), so more writers do
+ * not write in parallel; they pipeline: while one batch commits, the next is
+ * already parsed and waiting on the lock in the database, which saves a round
+ * trip per batch. Batches on different writers are judged one after the other
+ * by the database, so a unit is always checked against every earlier commit.
  */
-import { Deferred, Effect, Queue } from "effect"
+import { Deferred, Effect, Queue, Semaphore } from "effect"
 
 /** One caller's append, ready for the wire. */
 export interface Unit<P> {
@@ -29,6 +31,8 @@ interface Pending<P, R, E> extends Unit<P> {
 export interface Options {
   /** Events at most per batch. */
   readonly maxBatchEvents: number
+  /** Batches in flight at once, each on its own connection. */
+  readonly writers: number
 }
 
 export interface GroupCommit<P, R, E> {
@@ -36,7 +40,7 @@ export interface GroupCommit<P, R, E> {
 }
 
 /**
- * Starts the writer fiber (in the caller's scope) and returns `submit`, which
+ * Starts the writer fibers (in the caller's scope) and returns `submit`, which
  * resolves with the unit's slice of the batch result. `write` receives the
  * units of one batch and returns one result per unit, in order.
  */
@@ -86,7 +90,10 @@ export const make = <P, R, E>(
         })
       )
 
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(takeBatch, settle)))
+    // One writer at a time forms a batch, so the carried units keep their order.
+    const forming = yield* Semaphore.make(1)
+    const writer = Effect.forever(Effect.flatMap(Semaphore.withPermit(forming, takeBatch), settle))
+    for (let i = 0; i < options.writers; i++) yield* Effect.forkScoped(writer)
 
     const submit = (unit: Unit<P>) =>
       Effect.gen(function* () {

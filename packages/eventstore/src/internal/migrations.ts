@@ -21,7 +21,12 @@ interface Migration {
 const appendFunction = `
 CREATE OR REPLACE FUNCTION eventstore_append(p_events jsonb)
 RETURNS TABLE (unit int, stream_id text, verdict text, actual_version bigint, next_version bigint, first_position bigint, last_position bigint)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- Every lookup here is by key. A plan cached while the log was small (a fresh
+-- database) would otherwise keep scanning it sequentially as it grows, and
+-- planning each call instead costs more than the append itself.
+SET enable_seqscan = off
+AS $fn$
 #variable_conflict use_column
 DECLARE
   v_head bigint;
@@ -44,9 +49,13 @@ BEGIN
   judged AS (
     SELECT sl.u, sl.s, sl.n, sl.x,
       coalesce((SELECT max(e.version) FROM events e WHERE e.stream_id = sl.s), 0) AS cur,
-      (SELECT count(*) FROM events e WHERE e.event_id = ANY (sl.ids) AND e.stream_id = sl.s) AS same,
-      (SELECT count(*) FROM events e WHERE e.event_id = ANY (sl.ids) AND e.stream_id <> sl.s) AS other
+      dup.same, dup.other
     FROM slices sl
+    -- Driven by the event id index alone, whatever the length of the stream.
+    CROSS JOIN LATERAL (
+      SELECT count(*) FILTER (WHERE e.stream_id = sl.s) AS same, count(*) FILTER (WHERE e.stream_id <> sl.s) AS other
+      FROM events e WHERE e.event_id = ANY (sl.ids)
+    ) dup
   ),
   verdicts AS (
     SELECT j.*,
@@ -86,7 +95,7 @@ BEGIN
     SELECT e.stream_id, max(e.version) AS next_version, min(e.position) AS first_position,
       max(e.position) AS last_position
     FROM verdicts v JOIN slices sl ON sl.u = v.u AND sl.s = v.s
-    JOIN events e ON e.stream_id = v.s AND e.event_id = ANY (sl.ids)
+    JOIN events e ON e.event_id = ANY (sl.ids) AND e.stream_id = v.s
     WHERE v.verdict = 'idempotent'
     GROUP BY e.stream_id
   ),
