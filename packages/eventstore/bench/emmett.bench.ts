@@ -18,7 +18,11 @@ const event = (type = "OrderPlaced") => ({ type, data: payload })
 
 await store.schema.migrate()
 await store.schema.dangerous.truncate()
-await runLoad({ concurrency, total: concurrency * 5, op: (i) => store.appendToStream(`warm-${run}-${i}`, [event()]).then(() => true) })
+await runLoad({
+  concurrency,
+  total: concurrency * 5,
+  op: (i) => store.appendToStream(`warm-${run}-${i}`, [event()]).then(() => true)
+})
 
 let result: Record<string, number>
 if (scenario === "streams") {
@@ -30,7 +34,11 @@ if (scenario === "streams") {
   result = { appends_per_s: r.opsPerS, p50_ms: r.p50Ms, p99_ms: r.p99Ms }
 } else if (scenario === "read") {
   const stream = `order-${run}-big`
-  for (let k = 0; k < 10; k++) await store.appendToStream(stream, Array.from({ length: 100 }, () => event("OrderLineAdded")))
+  for (let k = 0; k < 10; k++)
+    await store.appendToStream(
+      stream,
+      Array.from({ length: 100 }, () => event("OrderLineAdded"))
+    )
   const r = await runLoad({
     concurrency: 1,
     maxMs: 3000,

@@ -5,13 +5,14 @@
  * The headline ratio (10,000 new streams, 1 event each, 16 in flight) is the
  * median of `reps` interleaved runs of each store; the rest run once.
  */
-import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
-import { SqlClient } from "effect/sql"
+
 import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
+import { SqlClient } from "effect/sql"
 import { EventStore, ExpectedVersion, type NewEvent, PgEventStore } from "../src/index.ts"
 import { type LoadResult, parseArgs, payload, runLoadEffect } from "./load.ts"
 
@@ -58,7 +59,12 @@ const emmett = async (scenario: string, concurrency: number) => {
     `--scenario=${scenario}`,
     `--concurrency=${concurrency}`
   ])
-  return JSON.parse(stdout.trim().split("\n").at(-1)!) as { appends_per_s?: number; events_per_s?: number; p50_ms: number; p99_ms: number }
+  return JSON.parse(stdout.trim().split("\n").at(-1)!) as {
+    appends_per_s?: number
+    events_per_s?: number
+    p50_ms: number
+    p99_ms: number
+  }
 }
 
 const streams = (concurrency: number, total = 10_000) => {
@@ -81,7 +87,8 @@ interface Row {
 }
 const rows: Array<Row> = []
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
-const lat = (r: { readonly p50Ms: number; readonly p99Ms: number }) => `p50 ${r.p50Ms.toFixed(2)} / p99 ${r.p99Ms.toFixed(2)} ms`
+const lat = (r: { readonly p50Ms: number; readonly p99Ms: number }) =>
+  `p50 ${r.p50Ms.toFixed(2)} / p99 ${r.p99Ms.toFixed(2)} ms`
 const figures: Record<string, number> = {}
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
@@ -99,10 +106,16 @@ await streams(16, 2000)
       op: () =>
         Effect.map(store.append(id, ExpectedVersion.exact(version), one()), (res) => {
           version = res.nextExpectedVersion
+          return true
         })
     }).pipe(Effect.orDie)
   )
-  rows.push({ scenario: "(a) 1 stream, sequential, 1 event", agora: `${fmt(r.opsPerS)}/s ${lat(r)}`, emmett: "", ratio: "" })
+  rows.push({
+    scenario: "(a) 1 stream, sequential, 1 event",
+    agora: `${fmt(r.opsPerS)}/s ${lat(r)}`,
+    emmett: "",
+    ratio: ""
+  })
   figures.appends_per_s_seq = r.opsPerS
   log(`(a) done`)
 }
@@ -117,7 +130,9 @@ await streams(16, 2000)
   for (let i = 0; i < reps; i++) {
     agoraRuns.push(await streams(16))
     emmettRuns.push(await emmett("streams", 16))
-    log(`(b) c16 rep ${i + 1}/${reps}: agora ${fmt(agoraRuns.at(-1)!.opsPerS)}/s, emmett ${fmt(emmettRuns.at(-1)!.appends_per_s!)}/s`)
+    log(
+      `(b) c16 rep ${i + 1}/${reps}: agora ${fmt(agoraRuns.at(-1)!.opsPerS)}/s, emmett ${fmt(emmettRuns.at(-1)!.appends_per_s!)}/s`
+    )
   }
   const agora = median(agoraRuns.map((r) => r.opsPerS))
   const peer = median(emmettRuns.map((r) => r.appends_per_s!))
@@ -224,7 +239,12 @@ await streams(16, 2000)
     after = page.at(-1)!.position
   }
   const perS = head / ((performance.now() - t0) / 1000)
-  rows.push({ scenario: `readAll, ${fmt(head)} events, pages of 1,000`, agora: `${fmt(perS)} events/s`, emmett: "", ratio: "" })
+  rows.push({
+    scenario: `readAll, ${fmt(head)} events, pages of 1,000`,
+    agora: `${fmt(perS)} events/s`,
+    emmett: "",
+    ratio: ""
+  })
   figures.read_all_events_per_s = perS
 }
 
@@ -237,6 +257,8 @@ console.log(line(["scenario", "Agora", "Emmett (same run)", "ratio"]))
 console.log(widths.map((w) => "-".repeat(w)).join("-|-"))
 for (const r of rows) console.log(line([r.scenario, r.agora, r.emmett, r.ratio]))
 if (args.json !== undefined) {
-  console.log(JSON.stringify(Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, Math.round(v * 100) / 100]))))
+  console.log(
+    JSON.stringify(Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, Math.round(v * 100) / 100])))
+  )
 }
 process.exit(0)

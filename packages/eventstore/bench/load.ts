@@ -14,7 +14,9 @@ export interface LoadResult {
 }
 
 const percentile = (sorted: Float64Array, p: number): number =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+  sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
 
 interface LoadOptions {
   readonly concurrency: number
@@ -37,7 +39,7 @@ const summarize = (latencies: ReadonlyArray<number>, errors: number, started: nu
 
 /** For promise-based stores (the peers). `op` returns false when it did not succeed (counted, not timed). */
 export const runLoad = async (
-  options: LoadOptions & { readonly op: (i: number, worker: number) => Promise<boolean | void> }
+  options: LoadOptions & { readonly op: (i: number, worker: number) => Promise<boolean> }
 ): Promise<LoadResult> => {
   const total = options.total ?? Number.POSITIVE_INFINITY
   const deadline = performance.now() + (options.maxMs ?? 30_000)
@@ -64,7 +66,7 @@ export const runLoad = async (
  * bridge, not the store).
  */
 export const runLoadEffect = <E>(
-  options: LoadOptions & { readonly op: (i: number) => Effect.Effect<boolean | void, E> }
+  options: LoadOptions & { readonly op: (i: number) => Effect.Effect<boolean, E> }
 ): Effect.Effect<LoadResult, E> =>
   Effect.suspend(() => {
     const total = options.total ?? Number.POSITIVE_INFINITY
@@ -84,7 +86,10 @@ export const runLoadEffect = <E>(
       })
     })
     return Effect.as(
-      Effect.forEach(Array.from({ length: options.concurrency }), () => worker, { concurrency: "unbounded", discard: true }),
+      Effect.forEach(Array.from({ length: options.concurrency }), () => worker, {
+        concurrency: "unbounded",
+        discard: true
+      }),
       undefined
     ).pipe(Effect.map(() => summarize(latencies, errors, started)))
   })

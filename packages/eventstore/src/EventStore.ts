@@ -80,7 +80,11 @@ export class InvalidAppend extends Schema.TaggedError<InvalidAppend>()("InvalidA
 export class EventStoreError extends Schema.TaggedError<EventStoreError>()("EventStoreError", {
   operation: Schema.String,
   cause: Schema.Defect()
-}) {}
+}) {
+  override get message() {
+    return `event store ${this.operation} failed: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
+  }
+}
 
 export type AppendError = WrongExpectedVersion | DuplicateEventId | InvalidAppend | EventStoreError
 
@@ -105,7 +109,9 @@ export class EventStore extends Context.Service<
       events: ReadonlyArray<NewEvent>
     ) => Effect.Effect<AppendResult, AppendError>
     /** Appends to several streams in one transaction: all of them are written, or none. */
-    readonly appendMulti: (appends: ReadonlyArray<StreamAppend>) => Effect.Effect<ReadonlyArray<AppendResult>, AppendError>
+    readonly appendMulti: (
+      appends: ReadonlyArray<StreamAppend>
+    ) => Effect.Effect<ReadonlyArray<AppendResult>, AppendError>
     /** A stream's events from `fromVersion` (inclusive, default 1), in version order. */
     readonly readStream: (
       streamId: string,

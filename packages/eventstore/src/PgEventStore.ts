@@ -14,9 +14,9 @@ import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import {
   type AppendResult,
   DuplicateEventId,
+  type EventMetadata,
   EventStore,
   EventStoreError,
-  type EventMetadata,
   InvalidAppend,
   type RecordedEvent,
   type StreamAppend,
@@ -121,8 +121,8 @@ const runAppend = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) 
     Effect.map((rows) => {
       const byUnit = new Map<number, Map<string, AppendRow>>()
       for (const row of rows) {
-        let slices = byUnit.get(row.unit)
-        if (slices === undefined) byUnit.set(row.unit, (slices = new Map()))
+        const slices = byUnit.get(row.unit) ?? new Map<string, AppendRow>()
+        byUnit.set(row.unit, slices)
         slices.set(row.stream_id, row)
       }
       return units.map((unit, u): UnitOutcome => outcomeOf(unit, byUnit.get(u) ?? new Map()))
@@ -312,7 +312,9 @@ export const make = (options: Options = {}) =>
   })
 
 /** The event store and snapshot store on the `PgClient` in context. */
-export const layer = (options: Options = {}): Layer.Layer<EventStore | SnapshotStore, EventStoreError, PgClient.PgClient> =>
+export const layer = (
+  options: Options = {}
+): Layer.Layer<EventStore | SnapshotStore, EventStoreError, PgClient.PgClient> =>
   Layer.effectContext(
     Effect.map(make(options), ({ eventStore, snapshotStore }) =>
       Context.make(EventStore, eventStore).pipe(Context.add(SnapshotStore, snapshotStore))

@@ -2,9 +2,10 @@
  * The event store contract: one suite, run against every adapter. Each test
  * works on streams of its own (random ids), so the tests share one store.
  */
+
+import { randomUUID } from "node:crypto"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, type Layer, Option, Schedule, Stream } from "effect"
-import { randomUUID } from "node:crypto"
 import {
   type AppendError,
   EventStore,
@@ -55,7 +56,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         )
         assert.instanceOf(read[0]!.recordedAt, Date)
         assert.strictEqual(yield* store.streamVersion(id), 2)
-      }))
+      })
+    )
 
     it.effect("an exact expected version appends when it matches and conflicts with the actual version when not", () =>
       Effect.gen(function* () {
@@ -68,7 +70,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         assert.strictEqual(error._tag, "WrongExpectedVersion")
         assert.deepInclude(error, { streamId: id, expected: "2", actual: 3 })
         assert.strictEqual((yield* store.readStream(id)).length, 3)
-      }))
+      })
+    )
 
     it.effect("NoStream, StreamExists and Any check existence or nothing", () =>
       Effect.gen(function* () {
@@ -83,7 +86,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         assert.strictEqual((yield* store.append(id, ExpectedVersion.StreamExists, events(1))).nextExpectedVersion, 2)
         assert.strictEqual((yield* store.append(id, ExpectedVersion.Any, events(2))).nextExpectedVersion, 4)
         assert.strictEqual((yield* store.append(streamId(), ExpectedVersion.Any, events(1))).nextExpectedVersion, 1)
-      }))
+      })
+    )
 
     it.effect("retrying an append with the same event ids is a no-op that returns the first result", () =>
       Effect.gen(function* () {
@@ -96,7 +100,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         const retry = yield* store.append(id, ExpectedVersion.NoStream, batch)
         assert.deepStrictEqual(retry, { ...first, replayed: true })
         assert.strictEqual((yield* store.readStream(id)).length, 4)
-      }))
+      })
+    )
 
     it.effect("an event id already used elsewhere is rejected and nothing is written", () =>
       Effect.gen(function* () {
@@ -110,7 +115,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         assert.deepInclude(partial, { _tag: "DuplicateEventId", streamId: a })
         assert.strictEqual(yield* store.streamVersion(a), 1)
         assert.strictEqual(yield* store.streamVersion(b), 0)
-      }))
+      })
+    )
 
     it.effect("malformed appends are rejected before anything is written", () =>
       Effect.gen(function* () {
@@ -136,7 +142,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         const twice = yield* store.append(id, ExpectedVersion.Any, [shared, shared]).pipe(Effect.flip)
         assert.strictEqual(twice._tag, "InvalidAppend")
         assert.strictEqual(yield* store.streamVersion(id), 0)
-      }))
+      })
+    )
 
     it.effect("a multi-stream append writes every stream or none", () =>
       Effect.gen(function* () {
@@ -169,7 +176,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         // One transaction: the positions of the three streams are contiguous.
         assert.strictEqual(written[2]!.lastPosition - written[0]!.firstPosition, 3)
         assert.deepStrictEqual((yield* store.readStream(c))[0]?.streamType, "outbox")
-      }))
+      })
+    )
 
     it.effect("readStream honours fromVersion and maxCount", () =>
       Effect.gen(function* () {
@@ -183,7 +191,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         )
         assert.deepStrictEqual(yield* store.readStream(streamId()), [])
         assert.strictEqual((yield* store.readStream(id, { fromVersion: 11 })).length, 0)
-      }))
+      })
+    )
 
     it.effect("readAll returns the log in dense position order, in pages", () =>
       Effect.gen(function* () {
@@ -201,9 +210,13 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
           ["a1", "a2", "a3", "b1", "b2", "a4"]
         )
         const positions = [...first, ...rest].map((e) => e.position)
-        positions.forEach((p, i) => assert.strictEqual(p, head + 1 + i))
+        assert.deepStrictEqual(
+          positions,
+          positions.map((_, i) => head + 1 + i)
+        )
         assert.isAtLeast(yield* store.headPosition, head + 6)
-      }))
+      })
+    )
 
     it.effect("50 concurrent appends at the same expected version: exactly one wins", () =>
       Effect.gen(function* () {
@@ -221,7 +234,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         assert.strictEqual(conflicts.length, 49)
         for (const c of conflicts) if (c._tag === "Failure") assert.deepInclude(c.failure, { actual: 2 })
         assert.strictEqual(yield* store.streamVersion(id), 2)
-      }))
+      })
+    )
 
     it.effect("a subscription catches up, then receives events as they are appended", () =>
       Effect.gen(function* () {
@@ -231,9 +245,9 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         yield* store.append(id, ExpectedVersion.NoStream, events(3))
         const fiber = yield* Effect.forkChild(
           take(
-            store.subscribe({ name: `live-${id}`, from: { after: head }, batchSize: 2 }).pipe(
-              Stream.filter((e) => e.streamId === id)
-            ),
+            store
+              .subscribe({ name: `live-${id}`, from: { after: head }, batchSize: 2 })
+              .pipe(Stream.filter((e) => e.streamId === id)),
             5
           )
         )
@@ -244,7 +258,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
           seen.map((e) => e.version),
           [1, 2, 3, 4, 5]
         )
-      }))
+      })
+    )
 
     it.effect("consume moves the checkpoint with each batch and resumes after it", () =>
       Effect.gen(function* () {
@@ -273,7 +288,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
           handled.filter((e) => e.streamId === id).map((e) => e.version),
           [1, 2, 3, 4, 5, 6, 7]
         )
-      }))
+      })
+    )
 
     it.effect("snapshots: the latest wins, an older one is ignored, a new schema version replaces", () =>
       Effect.gen(function* () {
@@ -292,7 +308,8 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
           yield* snapshots.load(id),
           Option.some({ streamId: id, version: 3, schemaVersion: 2, data: { v2: true } })
         )
-      }))
+      })
+    )
   })
 
 /** Polls a condition every 10 ms, for at most 10 s. */

@@ -3,12 +3,13 @@
  * transactions that commit out of order or roll back, wake-ups across
  * processes, and a consumer that stops or crashes mid-way.
  */
+
+import { randomUUID } from "node:crypto"
 import { TestDatabase } from "@agora/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber, Ref, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import fc from "fast-check"
-import { randomUUID } from "node:crypto"
 import { ExpectedVersion, PgEventStore, type RecordedEvent } from "../src/index.ts"
 import { newEvent, streamId, take, waitUntil } from "./EventStoreContract.ts"
 
@@ -82,7 +83,11 @@ layer(TestDatabase.layer("ordering", { maxConnections: 20 }), { excludeTestServi
                         const store = o.viaSecondProcess ? second : first
                         return Effect.sleep(o.delayMs).pipe(
                           Effect.andThen(store.appendMulti([append])),
-                          Effect.tap(() => Effect.sync(() => ids.forEach((id) => committed.add(id))))
+                          Effect.tap(() =>
+                            Effect.sync(() => {
+                              for (const id of ids) committed.add(id)
+                            })
+                          )
                         )
                       }
                       return sql
@@ -95,10 +100,15 @@ layer(TestDatabase.layer("ordering", { maxConnections: 20 }), { excludeTestServi
                         )
                         .pipe(
                           Effect.matchEffect({
-                            onSuccess: () => Effect.sync(() => ids.forEach((id) => committed.add(id))),
+                            onSuccess: () =>
+                              Effect.sync(() => {
+                                for (const id of ids) committed.add(id)
+                              }),
                             onFailure: (error) =>
                               error instanceof RolledBack
-                                ? Effect.sync(() => ids.forEach((id) => rolledBack.add(id)))
+                                ? Effect.sync(() => {
+                                    for (const id of ids) rolledBack.add(id)
+                                  })
                                 : Effect.fail(error)
                           })
                         )
@@ -112,7 +122,9 @@ layer(TestDatabase.layer("ordering", { maxConnections: 20 }), { excludeTestServi
               yield* Fiber.interrupt(subscriber)
               const delivered = Ref.getUnsafe(seen).filter((e) => e.streamId.startsWith(`gap${run}-`))
               const positions = delivered.map((e) => e.position)
-              positions.forEach((p, i) => i > 0 && assert.isAbove(p, positions[i - 1]!, "delivered in position order"))
+              for (let i = 1; i < positions.length; i++) {
+                assert.isAbove(positions[i]!, positions[i - 1]!, "delivered in position order")
+              }
               const ids = delivered.map((e) => e.eventId)
               assert.strictEqual(new Set(ids).size, ids.length, "each event delivered once")
               assert.deepStrictEqual(new Set(ids), committed, "every committed event delivered, nothing else")
@@ -148,7 +160,8 @@ layer(TestDatabase.layer("ordering", { maxConnections: 20 }), { excludeTestServi
         yield* writer.append(id, ExpectedVersion.NoStream, [newEvent("Woke")])
         const [event] = yield* Fiber.join(fiber)
         assert.strictEqual(event?.streamId, id)
-      }))
+      })
+    )
 
     it.effect("an append inside a transaction that rolls back leaves nothing behind", () =>
       Effect.gen(function* () {
@@ -171,7 +184,8 @@ layer(TestDatabase.layer("ordering", { maxConnections: 20 }), { excludeTestServi
         assert.strictEqual(yield* eventStore.headPosition, head)
         const after = yield* eventStore.append(id, ExpectedVersion.NoStream, [newEvent("Y")])
         assert.strictEqual(after.firstPosition, head + 1, "the rolled-back position was given back")
-      }))
+      })
+    )
 
     it.effect("a consumer stopped or crashed mid-way resumes from its checkpoint with no loss and no duplicate", () =>
       Effect.gen(function* () {
@@ -183,7 +197,11 @@ layer(TestDatabase.layer("ordering", { maxConnections: 20 }), { excludeTestServi
         yield* eventStore.saveCheckpoint(name, head)
         const id = streamId()
         for (let i = 0; i < 20; i++) {
-          yield* eventStore.append(id, ExpectedVersion.Any, Array.from({ length: 10 }, () => newEvent("Tick")))
+          yield* eventStore.append(
+            id,
+            ExpectedVersion.Any,
+            Array.from({ length: 10 }, () => newEvent("Tick"))
+          )
         }
         // The handler writes in the consumer's transaction; a duplicate would break the primary key.
         const handler = (crashAt: number | undefined) => (batch: ReadonlyArray<RecordedEvent>) =>
@@ -224,6 +242,7 @@ layer(TestDatabase.layer("ordering", { maxConnections: 20 }), { excludeTestServi
           rows.map((r) => Number(r.position)),
           Array.from({ length: 201 }, (_, i) => head + 1 + i)
         )
-      }))
+      })
+    )
   }
 )

@@ -36,9 +36,14 @@ const runAdmin = (url: string, statement: string) =>
 export const create = (label: string) =>
   Effect.gen(function* () {
     const admin = serverUrl()
-    const name = `agora_t_${label.replace(/[^a-z0-9]/gi, "_").toLowerCase().slice(0, 30)}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+    const name = `agora_t_${label
+      .replace(/[^a-z0-9]/gi, "_")
+      .toLowerCase()
+      .slice(0, 30)}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
     yield* runAdmin(admin, `CREATE DATABASE "${name}"`)
-    yield* Effect.addFinalizer(() => runAdmin(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).pipe(Effect.ignore))
+    yield* Effect.addFinalizer(() =>
+      runAdmin(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).pipe(Effect.ignore)
+    )
     return withDatabase(admin, name)
   })
 

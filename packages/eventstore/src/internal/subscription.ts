@@ -30,12 +30,13 @@ const startOf = (reader: LogReader, options: SubscribeOptions) => {
 /** The next batch after `after`, waiting for an append when there is none yet. */
 const nextBatch = (reader: LogReader, after: number, limit: number) =>
   Effect.flatMap(reader.readAll({ after, limit }), (batch) =>
-    batch.length > 0
-      ? Effect.succeed(batch)
-      : Effect.as(reader.signal.awaitBeyond(after, reader.pollInterval), batch)
+    batch.length > 0 ? Effect.succeed(batch) : Effect.as(reader.signal.awaitBeyond(after, reader.pollInterval), batch)
   )
 
-export const subscribe = (reader: LogReader, options: SubscribeOptions): Stream.Stream<RecordedEvent, EventStoreError> => {
+export const subscribe = (
+  reader: LogReader,
+  options: SubscribeOptions
+): Stream.Stream<RecordedEvent, EventStoreError> => {
   const limit = options.batchSize ?? defaultBatchSize
   return Stream.unwrap(
     Effect.map(startOf(reader, options), (start) =>
