@@ -3,9 +3,10 @@
  * a child process of eventstore.bench.ts so both are measured in one run.
  * Prints one JSON line. Emmett is a dev dependency of the benchmark only.
  */
+
+import { parseArgs, payload, runLoad } from "@agora/testkit/load"
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql"
 import pg from "pg"
-import { parseArgs, payload, runLoad } from "./load.ts"
 
 const args = parseArgs(process.argv.slice(2))
 const url = args.url!

@@ -10,11 +10,11 @@ import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import { type LoadResult, parseArgs, payload, runLoadEffect } from "@agora/testkit/load"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { EventStore, ExpectedVersion, type NewEvent, PgEventStore } from "../src/index.ts"
-import { type LoadResult, parseArgs, payload, runLoadEffect } from "./load.ts"
 
 const args = parseArgs(process.argv.slice(2))
 const reps = Number(args.reps ?? 3)

@@ -1,5 +1,5 @@
 /**
- * A closed-loop load generator shared by the event store benchmarks: `concurrency`
+ * A closed-loop load generator shared by the benchmarks: `concurrency`
  * workers run `op` back to back until `total` ops started or `maxMs` passed,
  * recording each op's latency.
  */

@@ -1,0 +1,56 @@
+/**
+ * The actor runtime port. Each aggregate instance, addressed by its aggregate
+ * and id, is an actor: its commands run one at a time against state kept in
+ * memory between commands. Correctness never rests on there being one process:
+ * every append carries the version the actor holds, and a conflict makes the
+ * actor catch up and decide again (ADR 0003).
+ */
+import type { Aggregate } from "@agora/domain"
+import type { EventStoreError } from "@agora/eventstore"
+import { Context, type Effect, Schema } from "effect"
+
+/** Where a command comes from, carried into the metadata of the events it causes. */
+export interface CommandContext {
+  /** Makes the command idempotent: its events get ids derived from it, so a retry appends nothing twice. */
+  readonly commandId?: string
+  readonly correlationId?: string
+  readonly causationId?: string
+}
+
+/** What a command did. */
+export interface CommandResult<Event, State> {
+  readonly events: ReadonlyArray<Event>
+  /** The stream version after the command. */
+  readonly version: number
+  readonly state: State
+  /** The global position of the last event written (undefined when nothing was written). */
+  readonly position: number | undefined
+}
+
+/** Another writer kept winning the race for the stream; the command was not applied. */
+export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>()("ConcurrencyConflict", {
+  streamId: Schema.String,
+  attempts: Schema.Number
+}) {}
+
+export type ActorError = ConcurrencyConflict | EventStoreError
+
+export class ActorRuntime extends Context.Service<
+  ActorRuntime,
+  {
+    /** Sends a command to the instance `id` of `aggregate` and waits for its outcome. */
+    readonly send: <C, E extends { readonly _tag: string }, S, Err>(
+      aggregate: Aggregate<C, E, S, Err>,
+      id: string,
+      command: C,
+      context?: CommandContext
+    ) => Effect.Effect<CommandResult<E, S>, Err | ActorError>
+    /** The current state of an instance (activating it if needed), without a command. */
+    readonly state: <C, E extends { readonly _tag: string }, S, Err>(
+      aggregate: Aggregate<C, E, S, Err>,
+      id: string
+    ) => Effect.Effect<{ readonly state: S; readonly version: number }, ActorError>
+    /** How many instances are resident. */
+    readonly residentCount: Effect.Effect<number>
+  }
+>()("@agora/actors/ActorRuntime") {}

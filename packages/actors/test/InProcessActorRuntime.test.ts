@@ -1,0 +1,187 @@
+import { randomUUID } from "node:crypto"
+import { fold } from "@agora/domain"
+import { EventStore, ExpectedVersion, PgEventStore, SnapshotStore, Uuid } from "@agora/eventstore"
+import { TestDatabase } from "@agora/testkit"
+import { assert, layer } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import { ActorRuntime, InProcessActorRuntime } from "../src/index.ts"
+import { Counter, type CounterEvent, increment } from "./fixtures/Counter.ts"
+
+/** A runtime and its own event store instance: what a second process would have. */
+const processOn = (options: InProcessActorRuntime.Options = {}) =>
+  Effect.gen(function* () {
+    const { eventStore, snapshotStore } = yield* PgEventStore.make()
+    const runtime = yield* InProcessActorRuntime.make(options).pipe(
+      Effect.provideService(EventStore, eventStore),
+      Effect.provideService(SnapshotStore, snapshotStore)
+    )
+    return { runtime, eventStore, snapshotStore }
+  })
+
+const storedCount = (eventStore: EventStore["Service"], id: string) =>
+  Effect.map(eventStore.readStream(`counter-${id}`), (events) =>
+    fold(
+      Counter,
+      Counter.initialState,
+      events.map((e) => ({ ...(e.data as object), _tag: e.type }) as CounterEvent)
+    )
+  )
+
+layer(TestDatabase.layer("actors", { maxConnections: 20 }), { excludeTestServices: true, timeout: "120 seconds" })(
+  "InProcessActorRuntime on PostgreSQL",
+  (it) => {
+    it.effect("1,000 concurrent commands to one actor run one at a time, with no conflict surfaced", () =>
+      Effect.gen(function* () {
+        const { runtime, eventStore } = yield* processOn()
+        const id = randomUUID()
+        const results = yield* Effect.forEach(
+          Array.from({ length: 1000 }),
+          () => runtime.send(Counter, id, increment()),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(
+          results.map((r) => r.version).sort((a, b) => a - b),
+          Array.from({ length: 1000 }, (_, i) => i + 1)
+        )
+        assert.strictEqual((yield* runtime.state(Counter, id)).state.count, 1000)
+        assert.strictEqual((yield* storedCount(eventStore, id)).count, 1000)
+      })
+    )
+
+    it.effect("two processes hammering one stream lose no update: the final state is the sequential fold", () =>
+      Effect.gen(function* () {
+        const first = yield* processOn({ maxAttempts: 100 })
+        const second = yield* processOn({ maxAttempts: 100 })
+        const id = randomUUID()
+        const sends = Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? first : second))
+        const outcomes = yield* Effect.forEach(
+          sends,
+          (p, i) => Effect.result(p.runtime.send(Counter, id, increment(i + 1))),
+          { concurrency: "unbounded" }
+        )
+        // No lost update: the stream holds exactly the increments whose commands succeeded.
+        const applied = outcomes.flatMap((o, i) => (o._tag === "Success" ? [i + 1] : []))
+        const expected = applied.reduce((a, b) => a + b, 0)
+        for (const o of outcomes) if (o._tag === "Failure") assert.strictEqual(o.failure._tag, "ConcurrencyConflict")
+        assert.isAtLeast(applied.length, 390)
+        assert.strictEqual((yield* storedCount(first.eventStore, id)).count, expected)
+        const fresh = yield* processOn()
+        assert.deepStrictEqual(yield* fresh.runtime.state(Counter, id), {
+          state: { count: expected, limit: Number.MAX_SAFE_INTEGER },
+          version: applied.length
+        })
+        // Each runtime's next command catches up with the other's writes.
+        const next = yield* first.runtime.send(Counter, id, increment())
+        assert.strictEqual(next.state.count, expected + 1)
+      })
+    )
+
+    it.effect("an idle actor is passivated and reactivates from its snapshot with the same state", () =>
+      Effect.gen(function* () {
+        const { runtime, snapshotStore } = yield* processOn({ snapshotEvery: 10, idleTimeout: "200 millis" })
+        const id = randomUUID()
+        yield* runtime.send(Counter, id, { _tag: "SetLimit", limit: 1000 })
+        for (let i = 1; i <= 24; i++) yield* runtime.send(Counter, id, increment(i))
+        const before = yield* runtime.state(Counter, id)
+        const snapshot = yield* snapshotStore.load(`counter-${id}`)
+        assert.isTrue(Option.isSome(snapshot))
+        assert.strictEqual(Option.getOrThrow(snapshot).version, 20)
+        yield* Effect.sleep("600 millis")
+        assert.strictEqual(yield* runtime.residentCount, 0)
+        const after = yield* runtime.state(Counter, id)
+        assert.deepStrictEqual(after, before)
+        assert.deepStrictEqual(after, { state: { count: 300, limit: 1000 }, version: 25 })
+      })
+    )
+
+    it.effect("over the memory bound the least recently used idle actors are dropped, and come back intact", () =>
+      Effect.gen(function* () {
+        const { runtime } = yield* processOn({ maxResident: 10 })
+        const ids = Array.from({ length: 50 }, () => randomUUID())
+        yield* Effect.forEach(ids, (id, i) => runtime.send(Counter, id, increment(i + 1)), { concurrency: 8 })
+        assert.isAtMost(yield* runtime.residentCount, 10)
+        const states = yield* Effect.forEach(ids, (id) => runtime.state(Counter, id))
+        assert.deepStrictEqual(
+          states.map((s) => s.state.count),
+          ids.map((_, i) => i + 1)
+        )
+      })
+    )
+
+    it.effect("a rejected command surfaces the domain's typed error and writes nothing", () =>
+      Effect.gen(function* () {
+        const { runtime, eventStore } = yield* processOn()
+        const id = randomUUID()
+        yield* runtime.send(Counter, id, { _tag: "SetLimit", limit: 2 })
+        yield* runtime.send(Counter, id, increment(2))
+        const error = yield* runtime.send(Counter, id, increment()).pipe(Effect.flip)
+        assert.deepInclude(error, { _tag: "OverLimit", count: 2, limit: 2 })
+        assert.strictEqual(yield* eventStore.streamVersion(`counter-${id}`), 2)
+        const unchanged = yield* runtime.send(Counter, id, { _tag: "SetLimit", limit: 2 })
+        assert.deepStrictEqual([unchanged.events.length, unchanged.version, unchanged.position], [0, 2, undefined])
+      })
+    )
+
+    it.effect("a command retried with the same command id (say, after a crash) is applied once", () =>
+      Effect.gen(function* () {
+        const id = randomUUID()
+        const commandId = randomUUID()
+        const first = yield* processOn()
+        const applied = yield* first.runtime.send(Counter, id, increment(5), { commandId })
+        // A new process retries the same command: it decides it again, but its event ids exist.
+        const second = yield* processOn()
+        const retried = yield* second.runtime.send(Counter, id, increment(5), { commandId })
+        assert.strictEqual(applied.version, 1)
+        assert.strictEqual(retried.version, 1)
+        assert.strictEqual(retried.state.count, 5)
+        assert.strictEqual(yield* first.eventStore.streamVersion(`counter-${id}`), 1)
+      })
+    )
+
+    it.effect("an actor that keeps losing the race gives up with ConcurrencyConflict", () =>
+      Effect.gen(function* () {
+        const { runtime, eventStore } = yield* processOn({ maxAttempts: 1 })
+        const id = randomUUID()
+        yield* runtime.send(Counter, id, increment())
+        yield* eventStore.append(`counter-${id}`, ExpectedVersion.exact(1), [
+          { eventId: Uuid.v7(), type: "Incremented", data: { by: 10 } }
+        ])
+        const error = yield* runtime.send(Counter, id, increment()).pipe(Effect.flip)
+        assert.deepInclude(error, { _tag: "ConcurrencyConflict", streamId: `counter-${id}`, attempts: 1 })
+        // It caught up while failing: the next command applies on top of the other writer's event.
+        const next = yield* runtime.send(Counter, id, increment())
+        assert.deepStrictEqual([next.state.count, next.version], [12, 3])
+      })
+    )
+
+    it.effect("correlation and causation ids travel into the events' metadata", () =>
+      Effect.gen(function* () {
+        const { runtime, eventStore } = yield* processOn()
+        const id = randomUUID()
+        yield* runtime.send(Counter, id, increment(), { commandId: "cmd-1", correlationId: "req-1" })
+        const [event] = yield* eventStore.readStream(`counter-${id}`)
+        assert.deepStrictEqual(event?.metadata, { correlationId: "req-1", causationId: "cmd-1" })
+        assert.strictEqual(event?.type, "Incremented")
+        assert.deepStrictEqual(event?.data, { by: 1 })
+      })
+    )
+  }
+)
+
+layer(
+  InProcessActorRuntime.layer().pipe(
+    Layer.provide(PgEventStore.layer()),
+    Layer.provide(TestDatabase.layer("actors-layer")),
+    Layer.orDie
+  ),
+  { excludeTestServices: true }
+)("ActorRuntime layer", (it) => {
+  it.effect("serves the port from the stores in context", () =>
+    Effect.gen(function* () {
+      const runtime = yield* ActorRuntime
+      const result = yield* runtime.send(Counter, randomUUID(), increment(3))
+      assert.deepStrictEqual([result.version, result.state.count, result.events.length], [1, 3, 1])
+      assert.isNumber(result.position)
+    })
+  )
+})
