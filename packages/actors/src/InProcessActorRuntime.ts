@@ -239,7 +239,11 @@ export const make = (options: Options = {}) =>
                 DuplicateEventId: () => Effect.succeed(Option.none())
               }),
               // After a failure of unknown outcome the cell cannot trust its version.
-              Effect.tapError(() => Effect.sync(() => void (cell.loaded = false)))
+              Effect.tapError(() =>
+                Effect.sync(() => {
+                  cell.loaded = false
+                })
+              )
             )
           if (Option.isNone(appended)) {
             // A writer that keeps appending would win every immediate retry:
