@@ -19,7 +19,21 @@ import {
   SnapshotStore,
   Uuid
 } from "@agora/eventstore"
-import { Clock, Duration, Effect, Layer, Metric, Option, Random, Schedule, Schema, Semaphore } from "effect"
+import {
+  Cause,
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Metric,
+  Option,
+  Random,
+  Schedule,
+  Schema,
+  Semaphore
+} from "effect"
 import * as ActorMetrics from "./ActorMetrics.ts"
 import {
   type ActorError,
@@ -38,11 +52,30 @@ export interface Options {
   readonly maxResident?: number
   /** Decide-and-append attempts before a command fails with ConcurrencyConflict (default 5). */
   readonly maxAttempts?: number
+  /** Commands of one actor decided together and written in one append, at most (default 100). */
+  readonly maxBatch?: number
 }
+
+interface Entry {
+  readonly command: unknown
+  readonly context: CommandContext
+  readonly done: Deferred.Deferred<CommandResult<unknown, unknown>, unknown>
+}
+
+type Decision =
+  | { readonly _tag: "Rejected"; readonly error: unknown }
+  | {
+      readonly _tag: "Decided"
+      readonly events: ReadonlyArray<{ readonly _tag: string }>
+      readonly state: unknown
+      /** How many of the batch's events exist up to and including this command's. */
+      readonly eventsUpTo: number
+    }
 
 interface Cell {
   readonly key: string
   readonly permit: Semaphore.Semaphore
+  readonly mailbox: Array<Entry>
   loaded: boolean
   state: unknown
   version: number
@@ -88,6 +121,7 @@ export const make = (options: Options = {}) =>
     const idleMillis = Duration.toMillis(options.idleTimeout ?? "5 minutes")
     const maxResident = options.maxResident ?? 50_000
     const maxAttempts = options.maxAttempts ?? 5
+    const maxBatch = options.maxBatch ?? 100
 
     // Insertion order is recency order: a used cell is moved to the end.
     const cells = new Map<string, Cell>()
@@ -104,6 +138,7 @@ export const make = (options: Options = {}) =>
         cell = {
           key,
           permit: Semaphore.makeUnsafe(1),
+          mailbox: [],
           loaded: false,
           state: undefined,
           version: 0,
@@ -190,88 +225,161 @@ export const make = (options: Options = {}) =>
               .pipe(Effect.catchTag("EventStoreError", (error) => Effect.logWarning("snapshot not saved", error)))
           })
 
-    const toNewEvents = (
-      aggregate: AnyAggregate,
-      cell: Cell,
-      events: ReadonlyArray<{ readonly _tag: string }>,
-      context: CommandContext
-    ): Array<NewEvent> => {
-      const codecs = codecsOf(aggregate)
-      const metadata = {
+    const eventIdOf = (cell: Cell, context: CommandContext, i: number) =>
+      context.commandId === undefined ? Uuid.v7() : Uuid.fromName(`${cell.key}/${context.commandId}/${i}`)
+
+    const metadataOf = (context: CommandContext) => {
+      const causationId = context.causationId ?? context.commandId
+      return {
         ...(context.correlationId === undefined ? {} : { correlationId: context.correlationId }),
-        ...((context.causationId ?? context.commandId) === undefined
-          ? {}
-          : { causationId: (context.causationId ?? context.commandId) as string })
+        ...(causationId === undefined ? {} : { causationId })
       }
-      return events.map((event, i) => {
-        const { _tag, ...data } = codecs.encodeEvent(event)
-        return {
-          eventId: context.commandId === undefined ? Uuid.v7() : Uuid.fromName(`${cell.key}/${context.commandId}/${i}`),
-          type: event._tag,
-          data,
-          metadata
-        }
-      })
     }
 
-    const handle = (aggregate: AnyAggregate, cell: Cell, command: unknown, context: CommandContext) =>
+    const count = (outcome: string, n = 1) =>
+      Metric.update(Metric.withAttributes(ActorMetrics.commands, { outcome }), n)
+
+    /** Each command's decision, against the state the commands before it in the batch left. */
+    const decideAll = (aggregate: AnyAggregate, cell: Cell, batch: ReadonlyArray<Entry>) => {
+      const codecs = codecsOf(aggregate)
+      let state = cell.state
+      const decisions: Array<Decision> = []
+      const newEvents: Array<NewEvent> = []
+      for (const entry of batch) {
+        const decision = aggregate.decide(entry.command, state)
+        if (decision._tag === "Failure") {
+          decisions.push({ _tag: "Rejected", error: decision.failure })
+          continue
+        }
+        const events: ReadonlyArray<{ readonly _tag: string }> = decision.success
+        const metadata = metadataOf(entry.context)
+        events.forEach((event, i) => {
+          const { _tag, ...data } = codecs.encodeEvent(event)
+          newEvents.push({ eventId: eventIdOf(cell, entry.context, i), type: event._tag, data, metadata })
+        })
+        state = fold(aggregate, state, events)
+        decisions.push({ _tag: "Decided", events, state, eventsUpTo: newEvents.length })
+      }
+      return { decisions, newEvents, state }
+    }
+
+    const settle = (entry: Entry, exit: Exit.Exit<CommandResult<unknown, unknown>, unknown>) =>
+      Deferred.done(entry.done, exit)
+
+    /**
+     * Handles the commands waiting in a cell's mailbox together: one append for
+     * all their events, so a hot aggregate pays one commit per batch, not per
+     * command. Each command still gets its own result or error; a conflict makes
+     * the whole batch catch up and decide again.
+     */
+    const processBatch = (aggregate: AnyAggregate, cell: Cell, batch: ReadonlyArray<Entry>): Effect.Effect<void> =>
       Effect.gen(function* () {
         for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-          yield* ensureLoaded(aggregate, cell)
-          const decision = aggregate.decide(command, cell.state)
-          if (decision._tag === "Failure") {
-            yield* Metric.update(Metric.withAttributes(ActorMetrics.commands, { outcome: "rejected" }), 1)
-            return yield* Effect.fail(decision.failure)
+          const loaded = yield* Effect.exit(ensureLoaded(aggregate, cell))
+          if (Exit.isFailure(loaded)) {
+            const failed = Exit.failCause(loaded.cause)
+            return yield* Effect.forEach(batch, (entry) => settle(entry, failed), { discard: true })
           }
-          const events: ReadonlyArray<{ readonly _tag: string }> = decision.success
-          if (events.length === 0) {
-            yield* Metric.update(Metric.withAttributes(ActorMetrics.commands, { outcome: "unchanged" }), 1)
-            return { events, version: cell.version, state: cell.state, position: undefined }
-          }
-          const appended = yield* store
-            .append(cell.key, ExpectedVersion.exact(cell.version), toNewEvents(aggregate, cell, events, context))
-            .pipe(
-              Effect.map(Option.some),
-              Effect.catchTags({
-                WrongExpectedVersion: () => Effect.as(Metric.update(ActorMetrics.conflicts, 1), Option.none()),
-                InvalidAppend: (error) => Effect.die(error),
-                // The command's ids are in the stream already: it was applied before.
-                DuplicateEventId: () => Effect.succeed(Option.none())
-              }),
-              // After a failure of unknown outcome the cell cannot trust its version.
-              Effect.tapError(() =>
-                Effect.sync(() => {
-                  cell.loaded = false
-                })
-              )
+          const { decisions, newEvents, state } = decideAll(aggregate, cell, batch)
+          const resultsAt = (version: number, firstPosition: number | undefined) =>
+            Effect.forEach(
+              batch,
+              (entry, i) => {
+                const d = decisions[i]!
+                if (d._tag === "Rejected") return settle(entry, Exit.fail(d.error))
+                const written = d.events.length > 0 && firstPosition !== undefined
+                return settle(
+                  entry,
+                  Exit.succeed({
+                    events: d.events,
+                    version: version + d.eventsUpTo,
+                    state: d.state,
+                    position: written ? firstPosition + d.eventsUpTo - 1 : undefined
+                  })
+                )
+              },
+              { discard: true }
             )
-          if (Option.isNone(appended)) {
+          const outcomes = decisions.map((d) =>
+            d._tag === "Rejected" ? "rejected" : d.events.length > 0 ? "applied" : "unchanged"
+          )
+          if (newEvents.length === 0) {
+            yield* Effect.forEach(outcomes, (o) => count(o), { discard: true })
+            return yield* resultsAt(cell.version, undefined)
+          }
+          const appended = yield* Effect.exit(store.append(cell.key, ExpectedVersion.exact(cell.version), newEvents))
+          if (Exit.isSuccess(appended) && !appended.value.replayed) {
+            const before = cell.version
+            cell.state = state
+            cell.version = appended.value.nextExpectedVersion
+            yield* maybeSnapshot(aggregate, cell)
+            yield* Effect.forEach(outcomes, (o) => count(o), { discard: true })
+            return yield* resultsAt(before, appended.value.firstPosition)
+          }
+          const failure = Exit.isFailure(appended) ? Cause.findErrorOption(appended.cause) : Option.none()
+          const tag = Option.isSome(failure) ? failure.value._tag : Exit.isSuccess(appended) ? "Replayed" : "Defect"
+          if (tag === "WrongExpectedVersion") {
             // A writer that keeps appending would win every immediate retry:
             // wait a random, growing moment before catching up and trying again.
+            yield* Metric.update(ActorMetrics.conflicts, 1)
             yield* Effect.sleep(Duration.millis(yield* Random.nextBetween(0, Math.min(50, 2 ** attempt))))
-            yield* catchUp(aggregate, cell)
+            yield* Effect.exit(catchUp(aggregate, cell))
             continue
           }
-          const result = appended.value
-          if (result.replayed) {
-            yield* catchUp(aggregate, cell)
-            yield* Metric.update(Metric.withAttributes(ActorMetrics.commands, { outcome: "replayed" }), 1)
-            return { events, version: cell.version, state: cell.state, position: result.lastPosition }
+          if (tag === "Replayed" || tag === "DuplicateEventId") {
+            // Some of these commands were applied before (a retry with the same
+            // command id). Alone, a command is answered from the stream; in a
+            // batch, each is retried alone so the others still apply.
+            if (batch.length > 1) {
+              return yield* Effect.forEach(batch, (entry) => processBatch(aggregate, cell, [entry]), { discard: true })
+            }
+            yield* Effect.exit(catchUp(aggregate, cell))
+            yield* count("replayed")
+            const position = Exit.isSuccess(appended) ? appended.value.lastPosition : undefined
+            const d = decisions[0]!
+            return yield* settle(
+              batch[0]!,
+              d._tag === "Rejected"
+                ? Exit.fail(d.error)
+                : Exit.succeed({ events: d.events, version: cell.version, state: cell.state, position })
+            )
           }
-          cell.state = fold(aggregate, cell.state, events)
-          cell.version = result.nextExpectedVersion
-          yield* maybeSnapshot(aggregate, cell)
-          yield* Metric.update(Metric.withAttributes(ActorMetrics.commands, { outcome: "applied" }), 1)
-          return { events, version: cell.version, state: cell.state, position: result.lastPosition }
+          // Unknown outcome (the store failed): the cell cannot trust its version any more.
+          cell.loaded = false
+          const exit = Exit.isFailure(appended) ? Exit.failCause(appended.cause) : Exit.die(new Error("unreachable"))
+          return yield* Effect.forEach(batch, (entry) => settle(entry, exit), { discard: true })
         }
-        yield* Metric.update(Metric.withAttributes(ActorMetrics.commands, { outcome: "conflict" }), 1)
-        return yield* Effect.fail(new ConcurrencyConflict({ streamId: cell.key, attempts: maxAttempts }))
+        yield* count("conflict", batch.length)
+        const conflict = Exit.fail(new ConcurrencyConflict({ streamId: cell.key, attempts: maxAttempts }))
+        yield* Effect.forEach(batch, (entry) => settle(entry, conflict), { discard: true })
       })
 
     const withCell = <A, E>(key: string, use: (cell: Cell) => Effect.Effect<A, E>) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const cell = acquire(key, now)
-        return Semaphore.withPermit(cell.permit, use(cell)).pipe(Effect.ensuring(release(cell)))
+        return use(cell).pipe(Effect.ensuring(release(cell)))
+      })
+
+    /** Queues a command; whoever holds the cell's permit takes every waiting command as one batch. */
+    const enqueue = (aggregate: AnyAggregate, cell: Cell, command: unknown, context: CommandContext) =>
+      Effect.gen(function* () {
+        const entry: Entry = {
+          command,
+          context,
+          done: yield* Deferred.make<CommandResult<unknown, unknown>, unknown>()
+        }
+        cell.mailbox.push(entry)
+        yield* Semaphore.withPermit(
+          cell.permit,
+          Effect.uninterruptible(
+            Effect.gen(function* () {
+              while (cell.mailbox.includes(entry)) {
+                yield* processBatch(aggregate, cell, cell.mailbox.splice(0, maxBatch))
+              }
+            })
+          )
+        )
+        return yield* Deferred.await(entry.done)
       })
 
     // Idle cells are dropped by a sweep, a few times per idle timeout.
@@ -291,14 +399,17 @@ export const make = (options: Options = {}) =>
       command: C,
       context: CommandContext = {}
     ) =>
-      withCell(streamId(aggregate, id), (cell) => handle(aggregate, cell, command, context)) as Effect.Effect<
+      withCell(streamId(aggregate, id), (cell) => enqueue(aggregate, cell, command, context)) as Effect.Effect<
         CommandResult<E, S>,
         Err | ActorError
       >
 
     const state = <C, E extends { readonly _tag: string }, S, Err>(aggregate: Aggregate<C, E, S, Err>, id: string) =>
       withCell(streamId(aggregate, id), (cell) =>
-        Effect.map(ensureLoaded(aggregate, cell), () => ({ state: cell.state as S, version: cell.version }))
+        Semaphore.withPermit(
+          cell.permit,
+          Effect.map(ensureLoaded(aggregate, cell), () => ({ state: cell.state as S, version: cell.version }))
+        )
       )
 
     return ActorRuntime.of({ send, state, residentCount: Effect.sync(() => cells.size) })

@@ -48,6 +48,35 @@ layer(TestDatabase.layer("actors", { maxConnections: 20 }), { excludeTestService
       })
     )
 
+    it.effect("commands decided in one batch see each other: a rejection mid-batch does not stop the rest", () =>
+      Effect.gen(function* () {
+        const { runtime, eventStore } = yield* processOn()
+        const id = randomUUID()
+        yield* runtime.send(Counter, id, { _tag: "SetLimit", limit: 5 })
+        const outcomes = yield* Effect.forEach(
+          [1, 1, 3, 1, 1, 1, 1],
+          (by) => Effect.result(runtime.send(Counter, id, increment(by))),
+          { concurrency: "unbounded" }
+        )
+        const applied = outcomes.filter((o) => o._tag === "Success")
+        const rejected = outcomes.filter((o) => o._tag === "Failure")
+        for (const o of rejected) if (o._tag === "Failure") assert.strictEqual(o.failure._tag, "OverLimit")
+        const total = applied.reduce((sum, o) => sum + (o._tag === "Success" ? o.success.events.length : 0), 0)
+        assert.strictEqual(yield* eventStore.streamVersion(`counter-${id}`), 1 + total)
+        assert.strictEqual((yield* runtime.state(Counter, id)).state.count, 5)
+        // Each result carries the version and position of its own last event.
+        const versions = applied.map((o) => (o._tag === "Success" ? o.success.version : 0)).sort((a, b) => a - b)
+        assert.deepStrictEqual(
+          versions,
+          Array.from({ length: applied.length }, (_, i) => i + 2)
+        )
+        const stored = yield* eventStore.readStream(`counter-${id}`)
+        for (const o of applied) {
+          if (o._tag === "Success") assert.strictEqual(stored[o.success.version - 1]?.position, o.success.position)
+        }
+      })
+    )
+
     it.effect("two processes hammering one stream lose no update: the final state is the sequential fold", () =>
       Effect.gen(function* () {
         const first = yield* processOn({ maxAttempts: 100 })
