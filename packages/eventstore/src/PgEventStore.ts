@@ -49,7 +49,7 @@ type UnitOutcome = { readonly ok: ReadonlyArray<AppendResult> } | { readonly rej
 interface AppendRow {
   readonly unit: number
   readonly stream_id: string
-  readonly verdict: "ok" | "idempotent" | "conflict" | "duplicate_event_id"
+  readonly verdict: "ok" | "idempotent" | "conflict" | "duplicate_event_id" | "not_written"
   readonly actual_version: bigint
   readonly next_version: bigint | null
   readonly first_position: bigint | null
@@ -68,11 +68,11 @@ interface EventRow {
   readonly recorded_at: Date
 }
 
-/** An append, encoded once in the caller's fiber: one JSON object per event, without its unit index. */
+/** An append, encoded once in the caller's fiber: one JSON object per stream, without its unit index. */
 interface EncodedUnit {
   readonly appends: ReadonlyArray<StreamAppend>
   readonly streams: ReadonlyArray<string>
-  readonly rows: ReadonlyArray<string>
+  readonly slices: ReadonlyArray<string>
   readonly eventCount: number
 }
 
@@ -80,18 +80,17 @@ const encode = (appends: ReadonlyArray<StreamAppend>): Effect.Effect<EncodedUnit
   Effect.flatMap(validateAppends(appends), () =>
     Effect.try({
       try: () => {
-        const rows: Array<string> = []
-        for (const a of appends) {
-          const head = `"s":${JSON.stringify(a.streamId)},"st":${JSON.stringify(streamTypeOf(a.streamId))},"x":${ExpectedVersion.toCode(a.expectedVersion)}`
-          for (const e of a.events) {
+        let eventCount = 0
+        const slices = appends.map((a) => {
+          const events = a.events.map((e) => {
             const data = JSON.stringify(e.data)
             if (data === undefined) throw new Error(`event ${e.eventId} has no JSON data`)
-            rows.push(
-              `${head},"id":"${e.eventId}","t":${JSON.stringify(e.type)},"d":${data},"m":${JSON.stringify(e.metadata ?? {})}}`
-            )
-          }
-        }
-        return { appends, streams: appends.map((a) => a.streamId), rows, eventCount: rows.length }
+            return `{"id":"${e.eventId}","t":${JSON.stringify(e.type)},"d":${data},"m":${JSON.stringify(e.metadata ?? {})}}`
+          })
+          eventCount += events.length
+          return `"s":${JSON.stringify(a.streamId)},"st":${JSON.stringify(streamTypeOf(a.streamId))},"x":${ExpectedVersion.toCode(a.expectedVersion)},"e":[${events.join(",")}]}`
+        })
+        return { appends, streams: appends.map((a) => a.streamId), slices, eventCount }
       },
       catch: (error) => new InvalidAppend({ reason: `events are not JSON: ${String(error)}` })
     })
@@ -115,7 +114,7 @@ const storeError = (operation: string) => (cause: SqlError) => new EventStoreErr
 const runAppend = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) => {
   const parts: Array<string> = []
   units.forEach((unit, u) => {
-    for (const row of unit.rows) parts.push(`{"u":${u},${row}`)
+    for (const slice of unit.slices) parts.push(`{"u":${u},${slice}`)
   })
   return sql<AppendRow>`SELECT * FROM eventstore_append(${`[${parts.join(",")}]`}::jsonb)`.pipe(
     Effect.map((rows) => {
@@ -131,34 +130,33 @@ const runAppend = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) 
 }
 
 const outcomeOf = (unit: EncodedUnit, slices: Map<string, AppendRow>): UnitOutcome => {
-  const results: Array<AppendResult> = []
-  for (const a of unit.appends) {
+  const rows = unit.appends.map((a) => {
     const row = slices.get(a.streamId)
     if (row === undefined) throw new Error(`append function returned no row for stream ${a.streamId}`)
-    switch (row.verdict) {
-      case "conflict":
-        return {
-          rejected: new WrongExpectedVersion({
-            streamId: a.streamId,
-            expected: ExpectedVersion.format(a.expectedVersion),
-            actual: Number(row.actual_version)
-          })
-        }
-      case "duplicate_event_id":
-        return { rejected: new DuplicateEventId({ streamId: a.streamId }) }
-      default:
-        results.push({
-          streamId: a.streamId,
-          nextExpectedVersion: Number(row.next_version),
-          firstPosition: Number(row.first_position),
-          lastPosition: Number(row.last_position),
-          replayed: row.verdict === "idempotent"
+    return { append: a, row }
+  })
+  // A unit is written whole or not at all: the first failing stream answers for it.
+  for (const { append, row } of rows) {
+    if (row.verdict === "conflict") {
+      return {
+        rejected: new WrongExpectedVersion({
+          streamId: append.streamId,
+          expected: ExpectedVersion.format(append.expectedVersion),
+          actual: Number(row.actual_version)
         })
+      }
     }
+    if (row.verdict === "duplicate_event_id") return { rejected: new DuplicateEventId({ streamId: append.streamId }) }
   }
-  // A unit whose slices all passed is written whole; a slice can only be "ok"
-  // without a position when a neighbour in the same unit failed, handled above.
-  return { ok: results }
+  return {
+    ok: rows.map(({ append, row }) => ({
+      streamId: append.streamId,
+      nextExpectedVersion: Number(row.next_version),
+      firstPosition: Number(row.first_position),
+      lastPosition: Number(row.last_position),
+      replayed: row.verdict === "idempotent"
+    }))
+  }
 }
 
 const settleOutcome = (outcome: UnitOutcome) =>
@@ -167,7 +165,7 @@ const settleOutcome = (outcome: UnitOutcome) =>
 /**
  * Appends inside the caller's current transaction (`sql.withTransaction`), so
  * that other writes (an outbox row, a checkpoint) commit or roll back with the
- * events. The transaction holds the log head lock until it ends: keep it short.
+ * events. The transaction holds the append lock until it ends: keep it short.
  */
 export const appendInTransaction = (appends: ReadonlyArray<StreamAppend>) =>
   Effect.gen(function* () {
@@ -261,8 +259,8 @@ export const make = (options: Options = {}) =>
           Effect.mapError(storeError("streamVersion"))
         ),
       readAll,
-      headPosition: sql<{ last_position: bigint }>`SELECT last_position FROM event_log_head WHERE id = 1`.pipe(
-        Effect.map((rows) => Number(rows[0]?.last_position ?? 0)),
+      headPosition: sql<{ head: bigint | null }>`SELECT max(position) AS head FROM events`.pipe(
+        Effect.map((rows) => Number(rows[0]?.head ?? 0)),
         Effect.mapError(storeError("headPosition"))
       ),
       subscribe: (subscribeOptions) => Subscription.subscribe(reader, subscribeOptions),

@@ -9,7 +9,7 @@
  * function judges all units against the state before the batch); it waits for
  * the next batch, which keeps the order in which appends to one stream arrived.
  *
- * Every append serialises on the log head lock (ADR 0002), so more writers do
+ * Every append serialises on the append lock (ADR 0002), so more writers do
  * not write in parallel; they pipeline: while one batch commits, the next is
  * already parsed and waiting on the lock in the database, which saves a round
  * trip per batch. Batches on different writers are judged one after the other

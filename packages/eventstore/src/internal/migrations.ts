@@ -2,12 +2,13 @@
  * The event store's PostgreSQL schema, as ordered migrations applied at start
  * under an advisory lock (several nodes may start at once).
  *
- * Gap-free ordering (ADR 0002): every append takes the single row of
- * `event_log_head` FOR UPDATE before it inserts, and keeps that lock until its
- * transaction ends. PostgreSQL makes a transaction visible before it releases
- * its locks, so positions become visible strictly in position order and a
- * rolled-back append gives its positions back: the log is dense, and a reader
- * that has seen position p can never later find an event below p.
+ * Gap-free ordering (ADR 0002): every append takes one transaction-scoped
+ * advisory lock, reads the last position, numbers its events after it, and
+ * keeps the lock until its transaction ends. PostgreSQL makes a transaction
+ * visible before it releases its locks, so positions become visible strictly
+ * in position order and a rolled-back append gives its positions back: the log
+ * is dense, and a reader that has seen position p can never later find an
+ * event below p.
  */
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
@@ -18,8 +19,19 @@ interface Migration {
   readonly statements: ReadonlyArray<string>
 }
 
+/** Any append, from any process, holds this lock from its first statement until its transaction ends. */
+const appendLock = 7346519283746512n
+
+/**
+ * Appends the slices of one batch. A slice is one stream's part of one unit
+ * (an append call); a unit is written whole or not at all, and each slice gets
+ * a verdict: ok, idempotent (all its event ids are in its stream already),
+ * conflict (wrong expected version), duplicate_event_id, or not_written (its
+ * unit failed elsewhere). Expected version codes: n ≥ 0 exact, -1 any, -2 no
+ * stream, -3 stream exists.
+ */
 const appendFunction = `
-CREATE OR REPLACE FUNCTION eventstore_append(p_events jsonb)
+CREATE OR REPLACE FUNCTION eventstore_append(p_slices jsonb)
 RETURNS TABLE (unit int, stream_id text, verdict text, actual_version bigint, next_version bigint, first_position bigint, last_position bigint)
 LANGUAGE plpgsql
 -- Every lookup here is by key. A plan cached while the log was small (a fresh
@@ -32,87 +44,69 @@ DECLARE
   v_head bigint;
   v_new_head bigint;
 BEGIN
-  -- The lock that orders the log. Taken in its own statement so that the
-  -- statement below runs on a snapshot that already sees every earlier append.
-  SELECT h.last_position INTO v_head FROM event_log_head h WHERE h.id = 1 FOR UPDATE;
+  -- The lock that orders the log, taken in its own statement so that the
+  -- statements below run on a snapshot that already sees every earlier append.
+  PERFORM pg_advisory_xact_lock(${appendLock});
+  SELECT coalesce(max(ev.position), 0) INTO v_head FROM events ev;
 
   RETURN QUERY
-  WITH input AS (
-    SELECT r.*
-    FROM ROWS FROM (jsonb_to_recordset(p_events) AS (u int, s text, st text, x bigint, id uuid, t text, d jsonb, m jsonb))
-      WITH ORDINALITY AS r(u, s, st, x, id, t, d, m, ord)
-  ),
-  slices AS (
-    SELECT i.u, i.s, min(i.x) AS x, count(*) AS n, array_agg(i.id) AS ids
-    FROM input i GROUP BY i.u, i.s
-  ),
-  judged AS (
-    SELECT sl.u, sl.s, sl.n, sl.x,
-      coalesce((SELECT max(e.version) FROM events e WHERE e.stream_id = sl.s), 0) AS cur,
+  WITH slices AS MATERIALIZED (
+    SELECT sl.u, sl.s, sl.st, sl.x, sl.e, sl.ord, jsonb_array_length(sl.e) AS n,
+      coalesce((SELECT max(ev.version) FROM events ev WHERE ev.stream_id = sl.s), 0) AS cur,
       dup.same, dup.other
-    FROM slices sl
+    FROM ROWS FROM (jsonb_to_recordset(p_slices) AS (u int, s text, st text, x bigint, e jsonb))
+      WITH ORDINALITY AS sl(u, s, st, x, e, ord)
     -- Driven by the event id index alone, whatever the length of the stream.
     CROSS JOIN LATERAL (
-      SELECT count(*) FILTER (WHERE e.stream_id = sl.s) AS same, count(*) FILTER (WHERE e.stream_id <> sl.s) AS other
-      FROM events e WHERE e.event_id = ANY (sl.ids)
+      SELECT count(*) FILTER (WHERE ev.stream_id = sl.s) AS same, count(*) FILTER (WHERE ev.stream_id <> sl.s) AS other
+      FROM events ev
+      WHERE ev.event_id = ANY (ARRAY(SELECT (el->>'id')::uuid FROM jsonb_array_elements(sl.e) el))
     ) dup
   ),
-  verdicts AS (
-    SELECT j.*,
-      CASE
-        WHEN j.other > 0 OR (j.same > 0 AND j.same < j.n) THEN 'duplicate_event_id'
-        WHEN j.same = j.n THEN 'idempotent'
-        WHEN j.x = -1 THEN 'ok'
-        WHEN j.x = -2 AND j.cur = 0 THEN 'ok'
-        WHEN j.x = -3 AND j.cur > 0 THEN 'ok'
-        WHEN j.x >= 0 AND j.x = j.cur THEN 'ok'
-        ELSE 'conflict'
-      END AS verdict
-    FROM judged j
+  judged AS (
+    SELECT j.*, bool_and(j.verdict IN ('ok', 'idempotent')) OVER (PARTITION BY j.u) AS unit_ok
+    FROM (
+      SELECT s.*,
+        CASE
+          WHEN s.other > 0 OR (s.same > 0 AND s.same < s.n) THEN 'duplicate_event_id'
+          WHEN s.same = s.n THEN 'idempotent'
+          WHEN s.x = -1 THEN 'ok'
+          WHEN s.x = -2 AND s.cur = 0 THEN 'ok'
+          WHEN s.x = -3 AND s.cur > 0 THEN 'ok'
+          WHEN s.x >= 0 AND s.x = s.cur THEN 'ok'
+          ELSE 'conflict'
+        END AS verdict
+      FROM slices s
+    ) j
   ),
-  units AS (
-    SELECT v.u, bool_and(v.verdict IN ('ok', 'idempotent')) AS accepted FROM verdicts v GROUP BY v.u
-  ),
-  rows AS (
-    SELECT i.*, v.cur + row_number() OVER (PARTITION BY i.u, i.s ORDER BY i.ord) AS version,
-      v_head + row_number() OVER (ORDER BY i.ord) AS position
-    FROM input i
-    JOIN verdicts v ON v.u = i.u AND v.s = i.s AND v.verdict = 'ok'
-    JOIN units un ON un.u = i.u AND un.accepted
+  placed AS MATERIALIZED (
+    SELECT j.u, j.s, j.st, j.e, j.n, j.cur,
+      v_head + coalesce(sum(j.n) OVER (ORDER BY j.ord ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS base
+    FROM judged j WHERE j.unit_ok AND j.verdict = 'ok'
   ),
   inserted AS (
     INSERT INTO events (position, stream_id, stream_type, version, event_id, event_type, data, metadata)
-    SELECT r.position, r.s, r.st, r.version, r.id, r.t, r.d, coalesce(r.m, '{}'::jsonb) FROM rows r
-    ORDER BY r.position
-    RETURNING events.position, events.stream_id, events.version
-  ),
-  written AS (
-    SELECT ins.stream_id, max(ins.version) AS next_version, min(ins.position) AS first_position,
-      max(ins.position) AS last_position
-    FROM inserted ins GROUP BY ins.stream_id
-  ),
-  replayed AS (
-    SELECT e.stream_id, max(e.version) AS next_version, min(e.position) AS first_position,
-      max(e.position) AS last_position
-    FROM verdicts v JOIN slices sl ON sl.u = v.u AND sl.s = v.s
-    JOIN events e ON e.event_id = ANY (sl.ids) AND e.stream_id = v.s
-    WHERE v.verdict = 'idempotent'
-    GROUP BY e.stream_id
-  ),
-  bumped AS (
-    UPDATE event_log_head h SET last_position = h.last_position + (SELECT count(*) FROM inserted)
-    WHERE h.id = 1 AND EXISTS (SELECT 1 FROM inserted)
-    RETURNING h.last_position
+    SELECT p.base + el.k, p.s, p.st, p.cur + el.k, (el.v->>'id')::uuid, el.v->>'t', el.v->'d',
+      coalesce(el.v->'m', '{}'::jsonb)
+    FROM placed p CROSS JOIN LATERAL jsonb_array_elements(p.e) WITH ORDINALITY AS el(v, k)
+    RETURNING 1
   )
-  SELECT v.u, v.s, v.verdict, v.cur,
-    coalesce(w.next_version, rp.next_version),
-    coalesce(w.first_position, rp.first_position),
-    coalesce(w.last_position, rp.last_position)
-  FROM verdicts v
-  LEFT JOIN written w ON w.stream_id = v.s AND v.verdict = 'ok'
-  LEFT JOIN replayed rp ON rp.stream_id = v.s;
+  SELECT j.u, j.s,
+    CASE WHEN j.verdict = 'ok' AND NOT j.unit_ok THEN 'not_written' ELSE j.verdict END,
+    j.cur,
+    coalesce(p.cur + p.n, rp.next_version),
+    coalesce(p.base + 1, rp.first_position),
+    coalesce(p.base + p.n, rp.last_position)
+  FROM judged j
+  LEFT JOIN placed p ON p.u = j.u AND p.s = j.s
+  LEFT JOIN LATERAL (
+    SELECT max(ev.version) AS next_version, min(ev.position) AS first_position, max(ev.position) AS last_position
+    FROM events ev
+    WHERE ev.stream_id = j.s
+      AND ev.event_id = ANY (ARRAY(SELECT (el->>'id')::uuid FROM jsonb_array_elements(j.e) el))
+  ) rp ON j.verdict = 'idempotent';
 
-  SELECT h.last_position INTO v_new_head FROM event_log_head h WHERE h.id = 1;
+  SELECT coalesce(max(ev.position), 0) INTO v_new_head FROM events ev;
   IF v_new_head > v_head THEN
     PERFORM pg_notify('eventstore_appended', v_new_head::text);
   END IF;
@@ -137,11 +131,6 @@ const migrations: ReadonlyArray<Migration> = [
         CONSTRAINT events_stream_version UNIQUE (stream_id, version),
         CONSTRAINT events_version_positive CHECK (version > 0)
       )`,
-      `CREATE TABLE IF NOT EXISTS event_log_head (
-        id int PRIMARY KEY CHECK (id = 1),
-        last_position bigint NOT NULL
-      )`,
-      `INSERT INTO event_log_head (id, last_position) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`,
       `CREATE TABLE IF NOT EXISTS snapshots (
         stream_id text PRIMARY KEY,
         version bigint NOT NULL,
@@ -153,9 +142,16 @@ const migrations: ReadonlyArray<Migration> = [
         name text PRIMARY KEY,
         position bigint NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now()
-      )`,
-      appendFunction
+      )`
     ]
+  },
+  {
+    // The first append function ordered appends with a row lock on a one-row
+    // head table; an advisory lock orders them the same way without writing
+    // that row (and its WAL) on every append.
+    id: 2,
+    name: "append_under_advisory_lock",
+    statements: [appendFunction, `DROP TABLE IF EXISTS event_log_head`]
   }
 ]
 
