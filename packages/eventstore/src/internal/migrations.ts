@@ -99,12 +99,14 @@ BEGIN
     coalesce(p.base + p.n, rp.last_position)
   FROM judged j
   LEFT JOIN placed p ON p.u = j.u AND p.s = j.s
+  -- Only replayed slices look their events up: the verdict gates the scan.
   LEFT JOIN LATERAL (
     SELECT max(ev.version) AS next_version, min(ev.position) AS first_position, max(ev.position) AS last_position
     FROM events ev
-    WHERE ev.stream_id = j.s
+    WHERE j.verdict = 'idempotent'
       AND ev.event_id = ANY (ARRAY(SELECT (el->>'id')::uuid FROM jsonb_array_elements(j.e) el))
-  ) rp ON j.verdict = 'idempotent';
+      AND ev.stream_id = j.s
+  ) rp ON true;
 
   SELECT coalesce(max(ev.position), 0) INTO v_new_head FROM events ev;
   IF v_new_head > v_head THEN
