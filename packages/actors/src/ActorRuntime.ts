@@ -35,6 +35,25 @@ export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>
 
 export type ActorError = ConcurrencyConflict | EventStoreError
 
+/** One instance's part of a command that spans several aggregates. */
+export interface Part<C, E extends { readonly _tag: string }, S, Err> {
+  readonly aggregate: Aggregate<C, E, S, Err>
+  readonly id: string
+  readonly command: C
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: matches a part of any aggregate; the mapped types below recover each one
+type AnyPart = Part<any, any, any, any>
+type ResultOf<P> = P extends Part<infer _C, infer E, infer S, infer _Err> ? CommandResult<E, S> : never
+type ErrorOf<P> = P extends Part<infer _C, infer _E, infer _S, infer Err> ? Err : never
+
+/** Builds a part with its types inferred from the aggregate. */
+export const part = <C, E extends { readonly _tag: string }, S, Err>(
+  aggregate: Aggregate<C, E, S, Err>,
+  id: string,
+  command: C
+): Part<C, E, S, Err> => ({ aggregate, id, command })
+
 export class ActorRuntime extends Context.Service<
   ActorRuntime,
   {
@@ -45,6 +64,16 @@ export class ActorRuntime extends Context.Service<
       command: C,
       context?: CommandContext
     ) => Effect.Effect<CommandResult<E, S>, Err | ActorError>
+    /**
+     * Runs one command on each of several instances and writes all their events
+     * in one transaction: every part is applied, or none (the first part's error
+     * in order answers). For invariants that span aggregates, such as a unique
+     * email claimed together with the user's registration.
+     */
+    readonly sendTogether: <const P extends ReadonlyArray<AnyPart>>(
+      parts: P,
+      context?: CommandContext
+    ) => Effect.Effect<{ readonly [K in keyof P]: ResultOf<P[K]> }, ErrorOf<P[number]> | ActorError>
     /** The current state of an instance (activating it if needed), without a command. */
     readonly state: <C, E extends { readonly _tag: string }, S, Err>(
       aggregate: Aggregate<C, E, S, Err>,

@@ -391,6 +391,113 @@ export const make = (options: Options = {}) =>
       }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(Math.max(50, idleMillis / 4)))))
     )
 
+    /**
+     * Decides each part on its own cell and appends all events in one
+     * transaction. The cells' permits are taken in key order, so two such
+     * commands over the same instances cannot wait on each other.
+     */
+    const sendTogether = (
+      parts: ReadonlyArray<{ aggregate: AnyAggregate; id: string; command: unknown }>,
+      context: CommandContext = {}
+    ) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const keyed = parts.map((p) => ({ ...p, key: streamId(p.aggregate, p.id) }))
+        if (new Set(keyed.map((p) => p.key)).size !== keyed.length) {
+          return yield* Effect.die(new Error("sendTogether: each instance may appear once"))
+        }
+        const cellsOfParts = keyed.map((p) => acquire(p.key, now))
+        const ordered = [...cellsOfParts].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        const run = Effect.gen(function* () {
+          for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+            for (const [i, p] of keyed.entries()) yield* ensureLoaded(p.aggregate, cellsOfParts[i]!)
+            const decided = []
+            for (const [i, p] of keyed.entries()) {
+              const cell = cellsOfParts[i]!
+              const decision = p.aggregate.decide(p.command, cell.state)
+              if (decision._tag === "Failure") {
+                yield* count("rejected", keyed.length)
+                return yield* Effect.fail(decision.failure)
+              }
+              const events: ReadonlyArray<{ readonly _tag: string }> = decision.success
+              const codecs = codecsOf(p.aggregate)
+              const newEvents = events.map((event, k) => {
+                const { _tag, ...data } = codecs.encodeEvent(event)
+                return { eventId: eventIdOf(cell, context, k), type: event._tag, data, metadata: metadataOf(context) }
+              })
+              decided.push({ part: p, cell, events, newEvents, state: fold(p.aggregate, cell.state, events) })
+            }
+            const writes = decided.filter((d) => d.events.length > 0)
+            if (writes.length === 0) {
+              yield* count("unchanged", keyed.length)
+              return decided.map((d) => ({
+                events: d.events,
+                version: d.cell.version,
+                state: d.cell.state,
+                position: undefined
+              }))
+            }
+            const appended = yield* store
+              .appendMulti(
+                writes.map((d) => ({
+                  streamId: d.cell.key,
+                  expectedVersion: ExpectedVersion.exact(d.cell.version),
+                  events: d.newEvents
+                }))
+              )
+              .pipe(
+                Effect.map(Option.some),
+                Effect.catchTags({
+                  WrongExpectedVersion: () => Effect.as(Metric.update(ActorMetrics.conflicts, 1), Option.none()),
+                  InvalidAppend: (error) => Effect.die(error),
+                  DuplicateEventId: () => Effect.succeed(Option.none())
+                }),
+                Effect.tapError(() =>
+                  Effect.sync(() => {
+                    for (const cell of cellsOfParts) cell.loaded = false
+                  })
+                )
+              )
+            if (Option.isNone(appended) || appended.value.some((r) => r.replayed)) {
+              // Another writer won, or this command was applied before (same command id):
+              // catch every cell up and decide again; a replay then decides nothing new.
+              if (Option.isNone(appended)) {
+                yield* Effect.sleep(Duration.millis(yield* Random.nextBetween(0, Math.min(50, 2 ** attempt))))
+              }
+              for (const [i, p] of keyed.entries()) yield* catchUp(p.aggregate, cellsOfParts[i]!)
+              continue
+            }
+            const byStream = new Map(appended.value.map((r) => [r.streamId, r]))
+            const results = []
+            for (const d of decided) {
+              const r = byStream.get(d.cell.key)
+              if (r !== undefined) {
+                d.cell.state = d.state
+                d.cell.version = r.nextExpectedVersion
+                yield* maybeSnapshot(d.part.aggregate, d.cell)
+              }
+              results.push({
+                events: d.events,
+                version: d.cell.version,
+                state: d.cell.state,
+                position: r?.lastPosition
+              })
+            }
+            yield* count("applied", keyed.length)
+            return results
+          }
+          yield* count("conflict", keyed.length)
+          return yield* Effect.fail(
+            new ConcurrencyConflict({ streamId: keyed.map((p) => p.key).join(","), attempts: maxAttempts })
+          )
+        })
+        const locked = ordered.reduceRight<Effect.Effect<ReadonlyArray<CommandResult<unknown, unknown>>, unknown>>(
+          (inner, cell) => Semaphore.withPermit(cell.permit, inner),
+          Effect.uninterruptible(run)
+        )
+        return yield* locked.pipe(Effect.ensuring(Effect.forEach(cellsOfParts, release, { discard: true })))
+      })
+
     // The cells hold every aggregate's state as `unknown`; the port's signature
     // gives each call back its aggregate's own types.
     const send = <C, E extends { readonly _tag: string }, S, Err>(
@@ -412,7 +519,13 @@ export const make = (options: Options = {}) =>
         )
       )
 
-    return ActorRuntime.of({ send, state, residentCount: Effect.sync(() => cells.size) })
+    return ActorRuntime.of({
+      send,
+      // The port's mapped types recover each part's own result and error types.
+      sendTogether: sendTogether as ActorRuntime["Service"]["sendTogether"],
+      state,
+      residentCount: Effect.sync(() => cells.size)
+    })
   })
 
 /** The in-process actor runtime over the event store and snapshot store in context. */

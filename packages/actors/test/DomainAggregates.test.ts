@@ -5,12 +5,12 @@
  */
 
 import { randomUUID } from "node:crypto"
-import { Money, PaymentAccount } from "@agora/domain"
-import { PgEventStore } from "@agora/eventstore"
+import { EmailClaim, Money, normaliseEmail, PaymentAccount, User } from "@agora/domain"
+import { EventStore, PgEventStore } from "@agora/eventstore"
 import { TestDatabase } from "@agora/testkit"
 import { assert, layer } from "@effect/vitest"
 import { DateTime, Effect, Layer } from "effect"
-import { ActorRuntime, InProcessActorRuntime } from "../src/index.ts"
+import { ActorRuntime, InProcessActorRuntime, part } from "../src/index.ts"
 
 const at = DateTime.makeUnsafe("2026-11-23T12:00:00.000Z")
 
@@ -60,6 +60,88 @@ layer(
           state.ledger.map((entry) => entry.kind),
           ["top_up", "top_up", "top_up", "debit"]
         )
+      }
+    })
+  )
+})
+
+layer(
+  InProcessActorRuntime.layer().pipe(
+    Layer.provideMerge(PgEventStore.layer()),
+    Layer.provide(TestDatabase.layer("together")),
+    Layer.orDie
+  ),
+  { excludeTestServices: true }
+)("commands that span aggregates", (it) => {
+  const register = (email: string) => {
+    const userId = randomUUID()
+    return Effect.gen(function* () {
+      const actors = yield* ActorRuntime
+      return yield* actors.sendTogether([
+        part(EmailClaim.EmailClaim, normaliseEmail(email), new EmailClaim.ClaimEmail({ email, userId, at })),
+        part(User.User, userId, new User.RegisterUser({ userId, email, passwordHash: "x", roles: ["customer"], at }))
+      ])
+    })
+  }
+
+  it.effect("20 concurrent registrations of one email: exactly one user exists afterwards", () =>
+    Effect.gen(function* () {
+      const email = `Someone.${randomUUID().slice(0, 8)}@Example.com`
+      const outcomes = yield* Effect.forEach(Array.from({ length: 20 }), () => Effect.result(register(email)), {
+        concurrency: "unbounded"
+      })
+      const won = outcomes.filter((o) => o._tag === "Success")
+      assert.strictEqual(won.length, 1)
+      for (const o of outcomes) if (o._tag === "Failure") assert.strictEqual(o.failure._tag, "EmailTaken")
+      const store = yield* EventStore
+      const claim = yield* store.readStream(`email-${normaliseEmail(email)}`)
+      assert.strictEqual(claim.length, 1)
+      const userId = (claim[0]!.data as { userId: string }).userId
+      assert.strictEqual(yield* store.streamVersion(`user-${userId}`), 1)
+    })
+  )
+
+  it.effect("when one part is refused, no part is written", () =>
+    Effect.gen(function* () {
+      const actors = yield* ActorRuntime
+      const store = yield* EventStore
+      const email = `taken.${randomUUID().slice(0, 8)}@example.com`
+      yield* register(email)
+      const userId = randomUUID()
+      const refused = yield* actors
+        .sendTogether([
+          part(User.User, userId, new User.RegisterUser({ userId, email, passwordHash: "x", roles: [], at })),
+          part(EmailClaim.EmailClaim, normaliseEmail(email), new EmailClaim.ClaimEmail({ email, userId, at }))
+        ])
+        .pipe(Effect.flip)
+      assert.strictEqual(refused._tag, "EmailTaken")
+      assert.strictEqual(yield* store.streamVersion(`user-${userId}`), 0)
+    })
+  )
+
+  it.effect("parts over the same instances in opposite orders do not deadlock", () =>
+    Effect.gen(function* () {
+      const actors = yield* ActorRuntime
+      const [a, b] = [randomUUID(), randomUUID()]
+      const open = (id: string) => new PaymentAccount.OpenAccount({ userId: id, currency: "RUB", at })
+      yield* actors.sendTogether([
+        part(PaymentAccount.PaymentAccount, a, open(a)),
+        part(PaymentAccount.PaymentAccount, b, open(b))
+      ])
+      const topUp = (id: string) =>
+        part(
+          PaymentAccount.PaymentAccount,
+          id,
+          new PaymentAccount.TopUpAccount({ userId: id, txId: randomUUID(), amount: Money.make(100), at })
+        )
+      yield* Effect.forEach(
+        Array.from({ length: 40 }, (_, i) => i),
+        (i) => actors.sendTogether(i % 2 === 0 ? [topUp(a), topUp(b)] : [topUp(b), topUp(a)]),
+        { concurrency: "unbounded" }
+      ).pipe(Effect.timeout("20 seconds"))
+      for (const id of [a, b]) {
+        const { state } = yield* actors.state(PaymentAccount.PaymentAccount, id)
+        assert.strictEqual(state._tag === "Account" ? state.balance : -1, 4_000)
       }
     })
   )
