@@ -153,7 +153,13 @@ const migrations: ReadonlyArray<Migration> = [
     // that row (and its WAL) on every append.
     id: 2,
     name: "append_under_advisory_lock",
-    statements: [appendFunction, `DROP TABLE IF EXISTS event_log_head`]
+    // Dropped first: the earlier function's parameter had another name, which
+    // CREATE OR REPLACE cannot change.
+    statements: [
+      `DROP FUNCTION IF EXISTS eventstore_append(jsonb)`,
+      appendFunction,
+      `DROP TABLE IF EXISTS event_log_head`
+    ]
   }
 ]
 
