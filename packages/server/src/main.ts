@@ -8,11 +8,17 @@
 import { createServer } from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { InProcessActorRuntime } from "@agora/actors"
+import { ApiLive } from "@agora/api"
+import { Accounts, Users } from "@agora/app"
+import { PasswordHasher, TokenService } from "@agora/edge"
 import { PgEventStore } from "@agora/eventstore"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { HttpRouter } from "effect/http"
+import * as AdminSeed from "./AdminSeed.ts"
+import * as DevDefaults from "./DevDefaults.ts"
 import { EmbeddedPostgres } from "./EmbeddedPostgres.ts"
 import { HttpApp } from "./HttpApp.ts"
 
@@ -52,10 +58,17 @@ const HttpServerLive = NodeHttpServer.layerConfig(createServer, {
   host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
 })
 
-const Main = HttpRouter.serve(HttpApp).pipe(
+const Stores = PgEventStore.layer().pipe(Layer.provide(Database))
+const Actors = InProcessActorRuntime.layer().pipe(Layer.provideMerge(Stores))
+const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
+const App = Layer.mergeAll(Users.layer, Accounts.layer).pipe(Layer.provideMerge(Actors), Layer.provideMerge(Edge))
+
+const Main = HttpRouter.serve(Layer.mergeAll(ApiLive.routes, HttpApp)).pipe(
+  Layer.provide(ApiLive.middleware),
   Layer.provide(HttpServerLive),
-  Layer.provide(PgEventStore.layer()),
-  Layer.provide(Database)
+  Layer.provide(AdminSeed.layer),
+  Layer.provide(App),
+  Layer.provide(DevDefaults.layer(join(repoRoot, ".data")))
 )
 
 Layer.launch(Main).pipe(NodeRuntime.runMain)

@@ -1,0 +1,33 @@
+/**
+ * The HTTP API contract: every route, its schemas and its problems. Handlers
+ * live apart (`*Handlers.ts`); the server serves this contract and its
+ * OpenAPI document.
+ */
+import { Schema } from "effect"
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
+import { AccountsGroup } from "./AccountsGroup.ts"
+import { AuthGroup, ProfileGroup } from "./AuthGroup.ts"
+import { RequestValidation } from "./RequestValidation.ts"
+
+export const AppInfo = Schema.Struct({ name: Schema.String, version: Schema.String, docs: Schema.String })
+
+export class InfoGroup extends HttpApiGroup.make("info")
+  .add(HttpApiEndpoint.get("info", "/", { success: AppInfo }))
+  .prefix("/api") {}
+
+export class Api extends HttpApi.make("agora")
+  .add(InfoGroup)
+  .add(AuthGroup)
+  .add(ProfileGroup)
+  .add(AccountsGroup)
+  .middleware(RequestValidation)
+  // Report every offending field of a request, not only the first.
+  .annotate(HttpApi.PayloadParseOptions, { errors: "all" })
+  .annotate(HttpApi.QueryParseOptions, { errors: "all" })
+  .annotateMerge(
+    OpenApi.annotations({
+      title: "Agora",
+      version: "0.1.0",
+      description: "Event-sourced commerce backend: auth, catalog, accounts, orders, payments, shipments"
+    })
+  ) {}

@@ -1,0 +1,79 @@
+/**
+ * The real API served on a random port over the real stack (PostgreSQL on a
+ * fresh database, the event store, the actor runtime, the app services), and
+ * a small JSON client for tests.
+ */
+import { InProcessActorRuntime } from "@agora/actors"
+import { Accounts, Users } from "@agora/app"
+import { PasswordHasher, TokenService } from "@agora/edge"
+import { PgEventStore } from "@agora/eventstore"
+import { TestDatabase } from "@agora/testkit"
+import { NodeHttpServer } from "@effect/platform-node"
+import { ConfigProvider, Effect, Layer } from "effect"
+import { HttpClient, HttpClientRequest, HttpRouter } from "effect/http"
+import { ApiLive } from "../src/index.ts"
+
+export const adminEmail = "boss@example.com"
+
+export const makeServer = (label: string) => {
+  const stores = PgEventStore.layer().pipe(Layer.provide(TestDatabase.layer(label)))
+  const actors = InProcessActorRuntime.layer().pipe(Layer.provide(stores))
+  const edge = Layer.mergeAll(PasswordHasher.layerTest, TokenService.layerTest("test-secret-test-secret-test-secret!!"))
+  const app = Layer.mergeAll(Users.layer, Accounts.layer).pipe(Layer.provide(actors), Layer.provide(edge))
+  return HttpRouter.serve(ApiLive.routes, { disableListenLog: true, disableLogger: true }).pipe(
+    Layer.provide(ApiLive.middleware),
+    Layer.provide(app),
+    Layer.provide(edge),
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ADMIN_EMAILS: adminEmail }))),
+    Layer.orDie
+  )
+}
+
+export interface Reply {
+  readonly status: number
+  readonly contentType: string
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions read whatever JSON came back
+  readonly body: any
+}
+
+/** Sends a request and reads the JSON (or text) reply, whatever its status. */
+export const call = (
+  method: "GET" | "POST" | "PATCH" | "DELETE",
+  path: string,
+  options: {
+    readonly json?: unknown
+    readonly text?: string
+    readonly contentType?: string
+    readonly form?: Record<string, string>
+    readonly token?: string
+    readonly headers?: Record<string, string>
+  } = {}
+) =>
+  Effect.gen(function* () {
+    const http = yield* HttpClient.HttpClient
+    let request = HttpClientRequest.make(method)(path)
+    if (options.token !== undefined) request = HttpClientRequest.bearerToken(request, options.token)
+    if (options.json !== undefined) request = HttpClientRequest.bodyJsonUnsafe(request, options.json)
+    if (options.text !== undefined) {
+      request = HttpClientRequest.bodyText(request, options.text, options.contentType ?? "application/json")
+    }
+    if (options.form !== undefined) request = HttpClientRequest.bodyUrlParams(request, options.form)
+    for (const [k, v] of Object.entries(options.headers ?? {})) request = HttpClientRequest.setHeader(request, k, v)
+    const response = yield* http.execute(request)
+    const text = yield* response.text
+    const contentType = response.headers["content-type"] ?? ""
+    let body: unknown = text
+    try {
+      body = text === "" ? undefined : JSON.parse(text)
+    } catch {}
+    return { status: response.status, contentType, body } as Reply
+  }).pipe(Effect.orDie)
+
+/** Registers a user and signs in; returns the token and the user's id. */
+export const signUp = (email: string, password = "correct horse battery") =>
+  Effect.gen(function* () {
+    const registered = yield* call("POST", "/api/auth/register", { json: { email, password } })
+    const token = yield* call("POST", "/api/auth/token", { json: { username: email, password } })
+    return { id: registered.body.id as string, token: token.body.access_token as string }
+  })

@@ -1,0 +1,122 @@
+/**
+ * The caller's payment account (internal wallet): open, read, top up, and the
+ * ledger. Each top-up carries an id of its own (the ledger entry's), so a
+ * retried top-up is recognised by the account instead of crediting twice.
+ */
+import { ActorRuntime } from "@agora/actors"
+import { type Money, PaymentAccount } from "@agora/domain"
+import { Uuid } from "@agora/eventstore"
+import { Config, Context, DateTime, Effect, Layer, Schema } from "effect"
+
+export interface AccountView {
+  readonly userId: string
+  readonly balance: Money.Money
+  readonly currency: string
+}
+
+export interface LedgerPage {
+  readonly entries: ReadonlyArray<PaymentAccount.LedgerEntry>
+  readonly nextCursor: string | null
+}
+
+/** A failure of the store or runtime, not of the request: the API answers 503. */
+export class UnexpectedAccountError extends Schema.TaggedError<UnexpectedAccountError>()("UnexpectedAccountError", {
+  cause: Schema.Defect()
+}) {}
+
+export class Accounts extends Context.Service<
+  Accounts,
+  {
+    readonly open: (
+      userId: string
+    ) => Effect.Effect<AccountView, PaymentAccount.AccountAlreadyOpen | UnexpectedAccountError>
+    readonly get: (
+      userId: string
+    ) => Effect.Effect<AccountView, PaymentAccount.AccountNotFound | UnexpectedAccountError>
+    readonly topUp: (
+      userId: string,
+      amount: Money.Money,
+      txId?: string
+    ) => Effect.Effect<
+      AccountView,
+      PaymentAccount.AccountNotFound | PaymentAccount.InvalidAmount | UnexpectedAccountError
+    >
+    /** Newest first; the cursor is the id of the last entry of the previous page. */
+    readonly ledger: (
+      userId: string,
+      page: { readonly limit: number; readonly cursor: string | undefined }
+    ) => Effect.Effect<LedgerPage, PaymentAccount.AccountNotFound | UnexpectedAccountError>
+  }
+>()("@agora/app/Accounts") {}
+
+const viewOf = (state: PaymentAccount.PaymentAccountState, userId: string) =>
+  state._tag === "Account"
+    ? Effect.succeed({ userId: state.userId, balance: state.balance, currency: state.currency })
+    : Effect.fail(new PaymentAccount.AccountNotFound({ userId }))
+
+export const make = Effect.gen(function* () {
+  const actors = yield* ActorRuntime
+  const currency = yield* Config.String("DEFAULT_CURRENCY").pipe(Config.withDefault("RUB"))
+  const unexpected = (cause: unknown) => Effect.fail(new UnexpectedAccountError({ cause }))
+  const infrastructure = { ConcurrencyConflict: unexpected, EventStoreError: unexpected } as const
+  // Errors the domain can raise for other commands, never for the one sent: a bug if seen.
+  const impossible = {
+    AccountAlreadyOpen: unexpected,
+    InsufficientFunds: unexpected,
+    NothingToRefund: unexpected
+  } as const
+
+  const open = Effect.fn("Accounts.open")(function* (userId: string) {
+    const at = yield* DateTime.now
+    const result = yield* actors
+      .send(PaymentAccount.PaymentAccount, userId, new PaymentAccount.OpenAccount({ userId, currency, at }))
+      .pipe(
+        Effect.catchTags({
+          ...infrastructure,
+          AccountNotFound: unexpected,
+          InvalidAmount: unexpected,
+          InsufficientFunds: unexpected,
+          NothingToRefund: unexpected
+        })
+      )
+    const state = result.state
+    if (state._tag !== "Account") return yield* new UnexpectedAccountError({ cause: "no account after opening it" })
+    return { userId: state.userId, balance: state.balance, currency: state.currency }
+  })
+
+  const state = (userId: string) =>
+    actors.state(PaymentAccount.PaymentAccount, userId).pipe(Effect.catchTags(infrastructure))
+
+  const get = Effect.fn("Accounts.get")(function* (userId: string) {
+    return yield* viewOf((yield* state(userId)).state, userId)
+  })
+
+  const topUp = Effect.fn("Accounts.topUp")(function* (userId: string, amount: Money.Money, txId?: string) {
+    const at = yield* DateTime.now
+    const result = yield* actors
+      .send(
+        PaymentAccount.PaymentAccount,
+        userId,
+        new PaymentAccount.TopUpAccount({ userId, txId: txId ?? Uuid.v7(), amount, at })
+      )
+      .pipe(Effect.catchTags({ ...infrastructure, ...impossible }))
+    return yield* viewOf(result.state, userId)
+  })
+
+  const ledger = Effect.fn("Accounts.ledger")(function* (
+    userId: string,
+    page: { readonly limit: number; readonly cursor: string | undefined }
+  ) {
+    const { state: account } = yield* state(userId)
+    if (account._tag !== "Account") return yield* new PaymentAccount.AccountNotFound({ userId })
+    const newestFirst = [...account.ledger].reverse()
+    const start = page.cursor === undefined ? 0 : newestFirst.findIndex((e) => e.id === page.cursor) + 1
+    const entries = newestFirst.slice(start, start + page.limit)
+    const more = start + page.limit < newestFirst.length
+    return { entries, nextCursor: more ? (entries.at(-1)?.id ?? null) : null }
+  })
+
+  return Accounts.of({ open, get, topUp, ledger })
+})
+
+export const layer = Layer.effect(Accounts, make)

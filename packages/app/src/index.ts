@@ -1,0 +1,2 @@
+export * as Accounts from "./Accounts.ts"
+export * as Users from "./Users.ts"
