@@ -9,29 +9,15 @@
 import { randomUUID } from "node:crypto"
 import { type Aggregate, fold } from "@agora/domain"
 import { EventStore, ExpectedVersion, PgEventStore, Uuid } from "@agora/eventstore"
+import * as BenchDatabase from "@agora/testkit/bench-database"
 import { type LoadResult, parseArgs, runLoadEffect } from "@agora/testkit/load"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, ManagedRuntime, Redacted, Schema } from "effect"
-import { SqlClient } from "effect/sql"
 import { ActorRuntime, InProcessActorRuntime } from "../src/index.ts"
 import { Counter, type CounterCommand, type CounterEvent } from "../test/fixtures/Counter.ts"
 
 const args = parseArgs(process.argv.slice(2))
-const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
-const benchUrl = (() => {
-  const u = new URL(serverUrl)
-  u.pathname = "/agora_bench_actors"
-  return u.toString()
-})()
-const admin = (statement: string) =>
-  Effect.runPromise(
-    SqlClient.SqlClient.pipe(
-      Effect.flatMap((sql) => sql.unsafe(statement)),
-      Effect.provide(PgClient.layer({ url: Redacted.make(serverUrl), maxConnections: 1 }))
-    )
-  )
-await admin("DROP DATABASE IF EXISTS agora_bench_actors WITH (FORCE)")
-await admin("CREATE DATABASE agora_bench_actors")
+const benchUrl = await BenchDatabase.fresh("agora_bench_actors")
 
 const runtime = ManagedRuntime.make(
   InProcessActorRuntime.layer().pipe(
@@ -192,7 +178,9 @@ await run(
 await runtime.dispose()
 const widths = [46, 44, 56, 8]
 const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")
-console.log(`\nActor runtime benchmark — ${new Date().toISOString()} — PostgreSQL at ${new URL(serverUrl).host}\n`)
+console.log(
+  `\nActor runtime benchmark — ${new Date().toISOString()} — PostgreSQL at ${new URL(BenchDatabase.serverUrl).host}\n`
+)
 console.log(line(["scenario", "actor runtime", "naive load-fold-append handler (same run)", "ratio"]))
 console.log(widths.map((w) => "-".repeat(w)).join("-|-"))
 for (const r of rows) console.log(line(r))

@@ -10,36 +10,16 @@ import { execFile } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import * as BenchDatabase from "@agora/testkit/bench-database"
 import { type LoadResult, parseArgs, payload, runLoadEffect } from "@agora/testkit/load"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
-import { SqlClient } from "effect/sql"
 import { EventStore, ExpectedVersion, type NewEvent, PgEventStore } from "../src/index.ts"
 
 const args = parseArgs(process.argv.slice(2))
 const reps = Number(args.reps ?? 3)
-const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres"
-const databaseUrl = (name: string) => {
-  const u = new URL(serverUrl)
-  u.pathname = `/${name}`
-  return u.toString()
-}
-
-const admin = (statement: string) =>
-  Effect.runPromise(
-    SqlClient.SqlClient.pipe(
-      Effect.flatMap((sql) => sql.unsafe(statement)),
-      Effect.provide(PgClient.layer({ url: Redacted.make(serverUrl), maxConnections: 1 }))
-    )
-  )
-const freshDatabase = async (name: string) => {
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-  await admin(`CREATE DATABASE ${name}`)
-  return databaseUrl(name)
-}
-
-const agoraUrl = await freshDatabase("agora_bench")
-const emmettUrl = await freshDatabase("agora_bench_emmett")
+const agoraUrl = await BenchDatabase.fresh("agora_bench")
+const emmettUrl = await BenchDatabase.fresh("agora_bench_emmett")
 const runtime = ManagedRuntime.make(
   PgEventStore.layer().pipe(
     Layer.provide(PgClient.layer({ url: Redacted.make(agoraUrl), maxConnections: 16 })),
@@ -252,7 +232,9 @@ await runtime.dispose()
 
 const widths = [40, 58, 44, 8]
 const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")
-console.log(`\nEvent store benchmark — ${new Date().toISOString()} — PostgreSQL at ${new URL(serverUrl).host}\n`)
+console.log(
+  `\nEvent store benchmark — ${new Date().toISOString()} — PostgreSQL at ${new URL(BenchDatabase.serverUrl).host}\n`
+)
 console.log(line(["scenario", "Agora", "Emmett (same run)", "ratio"]))
 console.log(widths.map((w) => "-".repeat(w)).join("-|-"))
 for (const r of rows) console.log(line([r.scenario, r.agora, r.emmett, r.ratio]))
