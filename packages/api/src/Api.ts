@@ -7,6 +7,7 @@ import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
 import { AccountsGroup } from "./AccountsGroup.ts"
 import { AuthGroup, ProfileGroup } from "./AuthGroup.ts"
+import { CatalogGroup, InventoryAdminGroup } from "./CatalogGroup.ts"
 import { RequestValidation } from "./RequestValidation.ts"
 
 export const AppInfo = Schema.Struct({ name: Schema.String, version: Schema.String, docs: Schema.String })
@@ -20,6 +21,8 @@ export class Api extends HttpApi.make("agora")
   .add(AuthGroup)
   .add(ProfileGroup)
   .add(AccountsGroup)
+  .add(CatalogGroup)
+  .add(InventoryAdminGroup)
   .middleware(RequestValidation)
   // Report every offending field of a request, not only the first.
   .annotate(HttpApi.PayloadParseOptions, { errors: "all" })

@@ -9,15 +9,33 @@ import { AccountsHandlers } from "./AccountsHandlers.ts"
 import { Api } from "./Api.ts"
 import * as Authentication from "./Authentication.ts"
 import { AuthHandlers, ProfileHandlers } from "./AuthHandlers.ts"
+import { CatalogHandlers, InventoryAdminHandlers } from "./CatalogHandlers.ts"
+import * as HttpEdge from "./http/HttpEdge.ts"
+import { operationalRoutes, RouteTable } from "./http/RouteTable.ts"
 import { InfoHandlers } from "./InfoHandlers.ts"
 import * as RequestValidation from "./RequestValidation.ts"
+import * as RequireAdmin from "./RequireAdmin.ts"
 
-const Handlers = Layer.mergeAll(InfoHandlers, AuthHandlers, ProfileHandlers, AccountsHandlers)
-
-export const routes = Layer.mergeAll(
-  HttpApiBuilder.layer(Api, { openapiPath: "/api/openapi.json" }).pipe(Layer.provide(Handlers)),
-  HttpApiSwagger.layer(Api, { path: "/docs" })
+const Handlers = Layer.mergeAll(
+  InfoHandlers,
+  AuthHandlers,
+  ProfileHandlers,
+  AccountsHandlers,
+  CatalogHandlers,
+  InventoryAdminHandlers
 )
 
+/**
+ * The routes, behind the HTTP edge (`http/HttpEdge.ts`: CORS, problems for
+ * every fault, 404/405, rate limits, the body limit, idempotency keys), which
+ * also covers every other route served by the same router. Needs a
+ * `RateLimiter` and an `IdempotencyStore` besides the app services.
+ */
+export const routes = Layer.mergeAll(
+  HttpApiBuilder.layer(Api, { openapiPath: "/api/openapi.json" }).pipe(Layer.provide(Handlers)),
+  HttpApiSwagger.layer(Api, { path: "/docs" }),
+  HttpEdge.layer
+).pipe(Layer.provide(RouteTable.layer(Api, operationalRoutes)))
+
 /** The middleware implementations the routes need at serve time. */
-export const middleware = Layer.mergeAll(Authentication.layer, RequestValidation.layer)
+export const middleware = Layer.mergeAll(Authentication.layer, RequireAdmin.layer, RequestValidation.layer)

@@ -3,9 +3,10 @@
  * fresh database, the event store, the actor runtime, the app services), and
  * a small JSON client for tests.
  */
+import { randomUUID } from "node:crypto"
 import { InProcessActorRuntime } from "@agora/actors"
-import { Accounts, Users } from "@agora/app"
-import { PasswordHasher, TokenService } from "@agora/edge"
+import { Accounts, Catalog, Users } from "@agora/app"
+import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
 import { PgEventStore } from "@agora/eventstore"
 import { TestDatabase } from "@agora/testkit"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -15,17 +16,41 @@ import { ApiLive } from "../src/index.ts"
 
 export const adminEmail = "boss@example.com"
 
-export const makeServer = (label: string) => {
-  const stores = PgEventStore.layer().pipe(Layer.provide(TestDatabase.layer(label)))
+/**
+ * The server; `options.config` adds to (or overrides) its configuration, e.g.
+ * a tiny `RATE_LIMIT_CAPACITY`. Rate limits live in Redis when `REDIS_URL` is
+ * set (under a prefix of this server's own), in process otherwise.
+ */
+export const makeServer = (label: string, options: { readonly config?: Readonly<Record<string, string>> } = {}) => {
+  const stores = PgEventStore.layer().pipe(Layer.provideMerge(TestDatabase.layer(label)))
   const actors = InProcessActorRuntime.layer().pipe(Layer.provide(stores))
   const edge = Layer.mergeAll(PasswordHasher.layerTest, TokenService.layerTest("test-secret-test-secret-test-secret!!"))
-  const app = Layer.mergeAll(Users.layer, Accounts.layer).pipe(Layer.provide(actors), Layer.provide(edge))
+  const app = Layer.mergeAll(Users.layer, Accounts.layer, Catalog.layer).pipe(
+    Layer.provide(actors),
+    Layer.provide(stores),
+    Layer.provide(edge)
+  )
+  const redisUrl = process.env.REDIS_URL
+  const edgeStores = Layer.mergeAll(
+    redisUrl ? RateLimiter.layerRedis : RateLimiter.layerMemory,
+    IdempotencyStore.layer({ purgeEvery: "never" }).pipe(Layer.provide(stores))
+  )
+  const config = {
+    ADMIN_EMAILS: adminEmail,
+    // Test files send bursts from one address; the rate-limit tests set their own limits.
+    RATE_LIMIT_CAPACITY: "1000000",
+    RATE_LIMIT_REFILL_PER_SECOND: "1000000",
+    ...(redisUrl ? { REDIS_URL: redisUrl, RATE_LIMIT_REDIS_PREFIX: `agora:test:${label}:${randomUUID()}:` } : {}),
+    ...options.config
+  }
   return HttpRouter.serve(ApiLive.routes, { disableListenLog: true, disableLogger: true }).pipe(
     Layer.provide(ApiLive.middleware),
-    Layer.provide(app),
+    Layer.provide(edgeStores),
+    // Merged so that tests can set the stage through the app services (e.g. define products).
+    Layer.provideMerge(app),
     Layer.provide(edge),
     Layer.provideMerge(NodeHttpServer.layerTest),
-    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ADMIN_EMAILS: adminEmail }))),
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(config))),
     Layer.orDie
   )
 }

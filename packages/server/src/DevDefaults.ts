@@ -3,7 +3,9 @@
  * is unset, configuration that production must set falls back to development
  * values — a JWT secret generated once and kept in `.data/dev-secrets.json`
  * (so tokens survive a restart), and the demo admin `admin@example.com` /
- * `admin-password-123` — with a loud warning. Variables that are set always win.
+ * `admin-password-123`, and CORS open to any origin (`CORS_ORIGINS=*`, for a
+ * UI dev server on another port) — with a loud warning. Variables that are set
+ * always win.
  */
 
 import { randomBytes } from "node:crypto"
@@ -32,14 +34,15 @@ export const layer = (dataDir: string) =>
       const databaseUrl = yield* Config.option(Config.String("DATABASE_URL"))
       if (Option.isSome(databaseUrl) && databaseUrl.value !== "") return Layer.empty
       yield* Effect.logWarning(
-        `DEVELOPMENT DEFAULTS: JWT secret from ${join(dataDir, "dev-secrets.json")}, demo admin ${devAdmin.email} / ${devAdmin.password}. Never use these outside development.`
+        `DEVELOPMENT DEFAULTS: JWT secret from ${join(dataDir, "dev-secrets.json")}, demo admin ${devAdmin.email} / ${devAdmin.password}, CORS open to any origin. Never use these outside development.`
       )
       return ConfigProvider.layerAdd(
         ConfigProvider.fromUnknown({
           JWT_SECRET: devSecret(dataDir),
           ADMIN_EMAIL: devAdmin.email,
           ADMIN_PASSWORD: devAdmin.password,
-          ADMIN_EMAILS: devAdmin.email
+          ADMIN_EMAILS: devAdmin.email,
+          CORS_ORIGINS: "*"
         })
       )
     })

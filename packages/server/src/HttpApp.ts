@@ -1,6 +1,6 @@
 /**
- * The HTTP routes of this stage: liveness, readiness and the problem response
- * for every unknown route.
+ * The operational HTTP routes: liveness and readiness. (A request no route
+ * answers is the API edge's: a 404 or 405 problem, see `@agora/api` `Faults`.)
  *
  * Readiness reports each dependency with its latency; the process is ready only
  * when the event store answers within the check's time limit, so a load
@@ -8,7 +8,7 @@
  */
 import { EventStore } from "@agora/eventstore"
 import { Duration, Effect, Layer, Result } from "effect"
-import { HttpRouter, HttpServerRequest, HttpServerResponse, ProblemDetails } from "effect/http"
+import { HttpRouter, HttpServerResponse, ProblemDetails } from "effect/http"
 
 /** How long the readiness check waits for the event store. */
 export const readinessTimeout = "2 seconds"
@@ -47,18 +47,5 @@ const ready = HttpRouter.add(
   })
 )
 
-const notFound = HttpRouter.add(
-  "*",
-  "*",
-  Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
-    ProblemDetails.toResponse({
-      type: "about:blank",
-      title: "Not Found",
-      status: 404,
-      detail: `No route for ${request.method} ${request.url}`
-    })
-  )
-)
-
-/** Every route of the server; needs the event store. */
-export const HttpApp = Layer.mergeAll(health, ready, notFound)
+/** The operational routes; need the event store. */
+export const HttpApp = Layer.mergeAll(health, ready)

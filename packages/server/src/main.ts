@@ -9,64 +9,54 @@ import { createServer } from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { InProcessActorRuntime } from "@agora/actors"
-import { ApiLive } from "@agora/api"
-import { Accounts, Users } from "@agora/app"
-import { PasswordHasher, TokenService } from "@agora/edge"
+import { ApiLive, ClientErrors } from "@agora/api"
+import { Accounts, Catalog, Users } from "@agora/app"
+import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
 import { PgEventStore } from "@agora/eventstore"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { PgClient } from "@effect/sql-pg"
-import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Effect, Layer, Option } from "effect"
 import { HttpRouter } from "effect/http"
 import * as AdminSeed from "./AdminSeed.ts"
+import * as CatalogSeed from "./CatalogSeed.ts"
+import * as Database from "./Database.ts"
 import * as DevDefaults from "./DevDefaults.ts"
-import { EmbeddedPostgres } from "./EmbeddedPostgres.ts"
 import { HttpApp } from "./HttpApp.ts"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
-/** The development default: a PostgreSQL of our own, its data kept in `.data/pg`. */
-const EmbeddedDatabase = Layer.unwrap(
-  Effect.gen(function* () {
-    const port = yield* Config.Port("EMBEDDED_PG_PORT").pipe(Config.withDefault(54329))
-    const dataDir = yield* Config.String("EMBEDDED_PG_DIR").pipe(Config.withDefault(join(repoRoot, ".data", "pg")))
-    yield* Effect.logWarning(
-      `DATABASE_URL is not set: running with EMBEDDED DEVELOPMENT DEFAULTS (PostgreSQL on 127.0.0.1:${port}, data in ${dataDir}). Set DATABASE_URL for anything else.`
-    )
-    const client = Layer.unwrap(
-      Effect.gen(function* () {
-        const { url } = yield* EmbeddedPostgres
-        return PgClient.layer({ url })
-      })
-    )
-    return client.pipe(Layer.provide(EmbeddedPostgres.layer({ dataDir, port, database: "agora" })))
-  })
-)
-
-const Database = Layer.unwrap(
-  Effect.gen(function* () {
-    const url = yield* Config.option(Config.Redacted("DATABASE_URL"))
-    if (Option.isNone(url) || Redacted.value(url.value) === "") return EmbeddedDatabase
-    // Where, never who: the URL's credentials stay out of the log.
-    const where = URL.parse(Redacted.value(url.value))
-    yield* Effect.logInfo(`Database: ${where ? `${where.host}${where.pathname}` : "DATABASE_URL (not a URL?)"}`)
-    return PgClient.layer({ url: url.value })
-  })
-)
-
-const HttpServerLive = NodeHttpServer.layerConfig(createServer, {
+// Requests Node's parser refuses are answered as problems too (`ClientErrors`).
+const HttpServerLive = NodeHttpServer.layerConfig(() => ClientErrors.install(createServer()), {
   port: Config.Port("PORT").pipe(Config.withDefault(8080)),
   host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
 })
 
-const Stores = PgEventStore.layer().pipe(Layer.provide(Database))
+// Merged: the catalog projection writes its read model on the same database.
+const Stores = PgEventStore.layer().pipe(Layer.provideMerge(Database.layer))
 const Actors = InProcessActorRuntime.layer().pipe(Layer.provideMerge(Stores))
 const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
-const App = Layer.mergeAll(Users.layer, Accounts.layer).pipe(Layer.provideMerge(Actors), Layer.provideMerge(Edge))
+const App = Layer.mergeAll(Users.layer, Accounts.layer, Catalog.layer).pipe(
+  Layer.provideMerge(Actors),
+  Layer.provideMerge(Edge)
+)
+
+/** Rate limits shared by every node through Redis when `REDIS_URL` is set, in process otherwise. */
+const RateLimits = Layer.unwrap(
+  Effect.gen(function* () {
+    const url = yield* Config.option(Config.String("REDIS_URL"))
+    if (Option.isSome(url) && url.value !== "") return RateLimiter.layerRedis
+    yield* Effect.logInfo("REDIS_URL is not set: rate limits are kept in process")
+    return RateLimiter.layerMemory
+  })
+)
+// On the database from `App` (the stores are merged into it).
+const EdgeStores = Layer.mergeAll(IdempotencyStore.layer(), RateLimits)
 
 const Main = HttpRouter.serve(Layer.mergeAll(ApiLive.routes, HttpApp)).pipe(
   Layer.provide(ApiLive.middleware),
+  Layer.provide(EdgeStores),
   Layer.provide(HttpServerLive),
   Layer.provide(AdminSeed.layer),
+  Layer.provide(CatalogSeed.layer),
   Layer.provide(App),
   Layer.provide(DevDefaults.layer(join(repoRoot, ".data")))
 )

@@ -1,3 +1,4 @@
+import { Api, Faults, RouteTable } from "@agora/api"
 import { PgEventStore } from "@agora/eventstore"
 import { TestDatabase } from "@agora/testkit"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -8,9 +9,13 @@ import { HttpClient, HttpRouter } from "effect/http"
 import { HttpApp } from "../src/HttpApp.ts"
 import { TcpProxy } from "./TcpProxy.ts"
 
-/** The server as main.ts builds it, on a test database and a random port. */
+/**
+ * The operational routes on a test database and a random port, with the API
+ * edge's fault handling (which answers a request no route takes).
+ */
 const serverOn = <E, R>(database: Layer.Layer<PgClient.PgClient, E, R>) =>
-  HttpRouter.serve(HttpApp, { disableListenLog: true, disableLogger: true }).pipe(
+  HttpRouter.serve(Layer.mergeAll(HttpApp, Faults.layer), { disableListenLog: true, disableLogger: true }).pipe(
+    Layer.provide(RouteTable.RouteTable.layer(Api, RouteTable.operationalRoutes)),
     Layer.provide(PgEventStore.layer()),
     Layer.provide(database),
     Layer.provideMerge(NodeHttpServer.layerTest),
@@ -63,8 +68,23 @@ describe("HttpApp", () => {
         assert.deepStrictEqual(res, {
           status: 404,
           contentType: "application/problem+json",
-          body: { type: "about:blank", title: "Not Found", status: 404, detail: "No route for GET /api/no-such-thing" }
+          body: {
+            type: "about:blank",
+            title: "Not Found",
+            status: 404,
+            detail: "No route for GET /api/no-such-thing",
+            code: "route_not_found"
+          }
         })
+      })
+    )
+
+    it.effect("a known path with another method is a 405 problem with Allow", () =>
+      Effect.gen(function* () {
+        const response = yield* HttpClient.post("/api/health")
+        assert.strictEqual(response.status, 405)
+        assert.strictEqual(response.headers.allow, "GET, HEAD, OPTIONS")
+        assert.strictEqual(response.headers["content-type"], "application/problem+json")
       })
     )
   })

@@ -1,0 +1,265 @@
+/**
+ * The catalog and its stock: define products (admin, seed), read one or a
+ * page of them, restock, and the admin's view of a SKU's stock. Every change
+ * is a command to the SKU's inventory actor (id = SKU).
+ *
+ * Reads combine two sources on purpose. Which SKUs exist, their names and
+ * prices come from the `catalog_products` read model (`CatalogProjection`),
+ * which can list and page; these never change once defined, so the table can
+ * only lag by a product that is seconds old, and `defineProduct` waits until
+ * the projection has passed its event, so its caller reads its own write.
+ * Availability comes from the inventory actors' state, the same state that
+ * reservations are decided against, so no reader ever sees stale stock.
+ */
+import { ActorRuntime } from "@agora/actors"
+import { InventoryItem, type Money } from "@agora/domain"
+import { EventStore } from "@agora/eventstore"
+import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Schema } from "effect"
+import { SqlClient } from "effect/sql"
+import * as CatalogProjection from "./CatalogProjection.ts"
+
+/** A product as customers see it. */
+export interface ProductView {
+  readonly sku: string
+  readonly name: string
+  readonly price: Money.Money
+  readonly currency: string
+  readonly available: number
+}
+
+/** A SKU's stock as the admin sees it: available = onHand − reserved. */
+export interface StockView {
+  readonly sku: string
+  readonly onHand: number
+  readonly reserved: number
+  readonly available: number
+  readonly shipped: number
+}
+
+export interface ProductPage {
+  readonly products: ReadonlyArray<ProductView>
+  /** The SKU to continue after, or null on the last page. */
+  readonly nextCursor: string | null
+}
+
+export interface ProductDefinition {
+  readonly sku: string
+  readonly name: string
+  readonly price: Money.Money
+  /** Default: `DEFAULT_CURRENCY` (RUB). */
+  readonly currency?: string
+  readonly initialStock?: number
+}
+
+/** Upper-case letters, digits and single dashes, 1..64 characters: `BRK-PAD-FR-001`. */
+export const skuPattern = /^[A-Z0-9]+(?:-[A-Z0-9]+)*$/
+const maxSkuLength = 64
+const maxNameLength = 200
+/** The most units one restock may add. */
+export const maxRestockQuantity = 1_000_000
+/** How long `defineProduct` waits for the read model before answering anyway. */
+const projectionPatience = Duration.seconds(10)
+
+/** A product definition that cannot be accepted; `field` names the offending input. */
+export class InvalidProduct extends Schema.TaggedError<InvalidProduct>()("InvalidProduct", {
+  field: Schema.Literals(["sku", "name", "price", "currency", "initialStock"]),
+  reason: Schema.String
+}) {
+  override get message() {
+    return `${this.field} ${this.reason}`
+  }
+}
+
+/** A failure of the store or runtime, not of the request: the API answers 503. */
+export class UnexpectedCatalogError extends Schema.TaggedError<UnexpectedCatalogError>()("UnexpectedCatalogError", {
+  cause: Schema.Defect()
+}) {}
+
+export class Catalog extends Context.Service<
+  Catalog,
+  {
+    /** Defines a SKU; an identical definition of an existing SKU changes nothing. */
+    readonly defineProduct: (
+      definition: ProductDefinition
+    ) => Effect.Effect<ProductView, InvalidProduct | InventoryItem.ProductAlreadyDefined | UnexpectedCatalogError>
+    readonly product: (
+      sku: string
+    ) => Effect.Effect<ProductView, InventoryItem.ProductNotFound | UnexpectedCatalogError>
+    /** In SKU order; the cursor is the last SKU of the previous page. */
+    readonly products: (page: {
+      readonly limit: number
+      readonly cursor: string | undefined
+    }) => Effect.Effect<ProductPage, UnexpectedCatalogError>
+    /** Adds 1..`maxRestockQuantity` units on hand. */
+    readonly restock: (
+      sku: string,
+      quantity: number
+    ) => Effect.Effect<
+      StockView,
+      InventoryItem.ProductNotFound | InventoryItem.InvalidQuantity | UnexpectedCatalogError
+    >
+    readonly stock: (sku: string) => Effect.Effect<StockView, InventoryItem.ProductNotFound | UnexpectedCatalogError>
+  }
+>()("@agora/app/Catalog") {}
+
+const stockOf = (product: InventoryItem.Product): StockView => ({
+  sku: product.sku,
+  onHand: product.onHand,
+  reserved: product.reserved,
+  available: InventoryItem.available(product),
+  shipped: product.shipped
+})
+
+const validate = (definition: ProductDefinition, currency: string): InvalidProduct | undefined => {
+  const { sku, name, price, initialStock } = definition
+  if (sku.length > maxSkuLength || !skuPattern.test(sku)) {
+    return new InvalidProduct({
+      field: "sku",
+      reason: `must be 1..${maxSkuLength} upper-case letters, digits and single dashes`
+    })
+  }
+  if (name.trim().length === 0 || name.length > maxNameLength) {
+    return new InvalidProduct({ field: "name", reason: `must be 1..${maxNameLength} characters` })
+  }
+  if (!Number.isSafeInteger(price) || price <= 0) {
+    return new InvalidProduct({ field: "price", reason: "must be a positive amount" })
+  }
+  if (!/^[A-Z]{3}$/.test(currency)) {
+    return new InvalidProduct({ field: "currency", reason: "must be an ISO 4217 code" })
+  }
+  if (initialStock !== undefined && (!Number.isSafeInteger(initialStock) || initialStock < 0)) {
+    return new InvalidProduct({ field: "initialStock", reason: "must be a whole number, 0 or more" })
+  }
+  return undefined
+}
+
+export const make = Effect.gen(function* () {
+  const actors = yield* ActorRuntime
+  const store = yield* EventStore
+  const sql = yield* SqlClient.SqlClient
+  const defaultCurrency = yield* Config.String("DEFAULT_CURRENCY").pipe(Config.withDefault("RUB"))
+
+  const withStores = <A, E>(effect: Effect.Effect<A, E, EventStore | SqlClient.SqlClient>) =>
+    effect.pipe(Effect.provideService(EventStore, store), Effect.provideService(SqlClient.SqlClient, sql))
+
+  yield* withStores(CatalogProjection.migrate)
+  yield* Effect.forkScoped(withStores(CatalogProjection.runForever))
+
+  const unexpected = (cause: unknown) => Effect.fail(new UnexpectedCatalogError({ cause }))
+  const infrastructure = { ConcurrencyConflict: unexpected, EventStoreError: unexpected } as const
+  const readModel = <A, E>(effect: Effect.Effect<A, E, EventStore | SqlClient.SqlClient>) =>
+    withStores(effect).pipe(Effect.catch(unexpected))
+
+  const stateOf = (sku: string) =>
+    actors.state(InventoryItem.InventoryItem, sku).pipe(
+      Effect.map(({ state }) => state),
+      Effect.catchTags(infrastructure)
+    )
+
+  /** Waits until the projection has applied the event at `target`; gives up quietly after a while. */
+  const awaitProjection = Effect.fn("Catalog.awaitProjection")(function* (target: number) {
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(projectionPatience)
+    while ((yield* readModel(CatalogProjection.position)) < target) {
+      if ((yield* Clock.currentTimeMillis) > deadline) {
+        return yield* Effect.logWarning(`catalog-products projection has not reached position ${target} yet`)
+      }
+      yield* Effect.sleep("10 millis")
+    }
+  })
+
+  const defineProduct = Effect.fn("Catalog.defineProduct")(function* (definition: ProductDefinition) {
+    const currency = definition.currency ?? defaultCurrency
+    const invalid = validate(definition, currency)
+    if (invalid !== undefined) return yield* invalid
+    const at = yield* DateTime.now
+    const result = yield* actors
+      .send(
+        InventoryItem.InventoryItem,
+        definition.sku,
+        new InventoryItem.DefineProduct({
+          sku: definition.sku,
+          name: definition.name,
+          price: definition.price,
+          currency,
+          ...(definition.initialStock === undefined ? {} : { initialStock: definition.initialStock }),
+          at
+        })
+      )
+      .pipe(
+        Effect.catchTags({
+          ...infrastructure,
+          InvalidQuantity: (e) =>
+            Effect.fail(new InvalidProduct({ field: "initialStock", reason: `${e.quantity} is not a valid quantity` })),
+          ProductNotFound: unexpected,
+          OutOfStock: unexpected,
+          ReservationMismatch: unexpected,
+          NoReservation: unexpected
+        })
+      )
+    if (result.position !== undefined) yield* awaitProjection(result.position)
+    const state = result.state
+    if (state._tag !== "Product") return yield* new UnexpectedCatalogError({ cause: "no product after defining it" })
+    return {
+      sku: state.sku,
+      name: state.name,
+      price: state.price,
+      currency: state.currency,
+      available: InventoryItem.available(state)
+    }
+  })
+
+  const availableOf = (sku: string) =>
+    Effect.map(stateOf(sku), (state) => (state._tag === "Product" ? InventoryItem.available(state) : 0))
+
+  const product = Effect.fn("Catalog.product")(function* (sku: string) {
+    const row = yield* readModel(CatalogProjection.find(sku))
+    if (row === undefined) return yield* new InventoryItem.ProductNotFound({ sku })
+    return { ...row, available: yield* availableOf(sku) }
+  })
+
+  const products = Effect.fn("Catalog.products")(function* (page: {
+    readonly limit: number
+    readonly cursor: string | undefined
+  }) {
+    const rows = yield* readModel(CatalogProjection.list({ after: page.cursor, limit: page.limit + 1 }))
+    const shown = rows.slice(0, page.limit)
+    const withStock = yield* Effect.forEach(
+      shown,
+      (row) => Effect.map(availableOf(row.sku), (available) => ({ ...row, available })),
+      { concurrency: 16 }
+    )
+    return { products: withStock, nextCursor: rows.length > page.limit ? (shown.at(-1)?.sku ?? null) : null }
+  })
+
+  const restock = Effect.fn("Catalog.restock")(function* (sku: string, quantity: number) {
+    if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > maxRestockQuantity) {
+      return yield* new InventoryItem.InvalidQuantity({ sku, quantity })
+    }
+    const at = yield* DateTime.now
+    const result = yield* actors
+      .send(InventoryItem.InventoryItem, sku, new InventoryItem.Restock({ sku, quantity, at }))
+      .pipe(
+        Effect.catchTags({
+          ...infrastructure,
+          ProductAlreadyDefined: unexpected,
+          OutOfStock: unexpected,
+          ReservationMismatch: unexpected,
+          NoReservation: unexpected
+        })
+      )
+    const state = result.state
+    if (state._tag !== "Product") return yield* new InventoryItem.ProductNotFound({ sku })
+    return stockOf(state)
+  })
+
+  const stock = Effect.fn("Catalog.stock")(function* (sku: string) {
+    const state = yield* stateOf(sku)
+    if (state._tag !== "Product") return yield* new InventoryItem.ProductNotFound({ sku })
+    return stockOf(state)
+  })
+
+  return Catalog.of({ defineProduct, product, products, restock, stock })
+})
+
+/** The service, with the catalog projection running in the background for the layer's lifetime. */
+export const layer = Layer.effect(Catalog, make)
