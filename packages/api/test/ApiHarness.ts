@@ -3,6 +3,7 @@
  * fresh database, the event store, the actor runtime, the app services), and
  * a small JSON client for tests.
  */
+
 import { randomUUID } from "node:crypto"
 import { InProcessActorRuntime } from "@agora/actors"
 import { Accounts, Catalog, Users } from "@agora/app"
@@ -10,6 +11,7 @@ import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@ag
 import { PgEventStore } from "@agora/eventstore"
 import { TestDatabase } from "@agora/testkit"
 import { NodeHttpServer } from "@effect/platform-node"
+import { assert } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { HttpClient, HttpClientRequest, HttpRouter } from "effect/http"
 import { ApiLive } from "../src/index.ts"
@@ -102,3 +104,13 @@ export const signUp = (email: string, password = "correct horse battery") =>
     const token = yield* call("POST", "/api/auth/token", { json: { username: email, password } })
     return { id: registered.body.id as string, token: token.body.access_token as string }
   })
+
+/** The reply is an RFC 9457 problem with this status (and this `code`, when given). */
+export const assertProblem = (reply: Reply, status: number, code?: string) => {
+  assert.strictEqual(reply.status, status, JSON.stringify(reply.body))
+  assert.include(reply.contentType, "application/problem+json")
+  assert.strictEqual(reply.body.status, status)
+  assert.isString(reply.body.title)
+  assert.isString(reply.body.type)
+  if (code !== undefined) assert.strictEqual(reply.body.code, code)
+}

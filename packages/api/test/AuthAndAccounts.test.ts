@@ -1,18 +1,9 @@
 import { randomUUID } from "node:crypto"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { adminEmail, call, makeServer, type Reply, signUp } from "./ApiHarness.ts"
+import { adminEmail, assertProblem, call, makeServer, signUp } from "./ApiHarness.ts"
 
 const email = () => `user-${randomUUID().slice(0, 8)}@example.com`
-
-const assertProblem = (reply: Reply, status: number, code?: string) => {
-  assert.strictEqual(reply.status, status, JSON.stringify(reply.body))
-  assert.include(reply.contentType, "application/problem+json")
-  assert.strictEqual(reply.body.status, status)
-  assert.isString(reply.body.title)
-  assert.isString(reply.body.type)
-  if (code !== undefined) assert.strictEqual(reply.body.code, code)
-}
 
 layer(makeServer("api-auth"), { excludeTestServices: true, timeout: "120 seconds" })(
   "auth and accounts over HTTP",

@@ -3,16 +3,7 @@ import { Catalog } from "@agora/app"
 import { Money } from "@agora/domain"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { adminEmail, call, makeServer, type Reply, signUp } from "./ApiHarness.ts"
-
-const assertProblem = (reply: Reply, status: number, code?: string) => {
-  assert.strictEqual(reply.status, status, JSON.stringify(reply.body))
-  assert.include(reply.contentType, "application/problem+json")
-  assert.strictEqual(reply.body.status, status)
-  assert.isString(reply.body.title)
-  assert.isString(reply.body.type)
-  if (code !== undefined) assert.strictEqual(reply.body.code, code)
-}
+import { adminEmail, assertProblem, call, makeServer, type Reply, signUp } from "./ApiHarness.ts"
 
 /** A SKU no other test uses. */
 const freshSku = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8).toUpperCase()}`
