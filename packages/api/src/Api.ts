@@ -8,7 +8,10 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api
 import { AccountsGroup } from "./AccountsGroup.ts"
 import { AuthGroup, ProfileGroup } from "./AuthGroup.ts"
 import { CatalogGroup, InventoryAdminGroup } from "./CatalogGroup.ts"
+import { OrdersAdminGroup, OrdersGroup } from "./OrdersGroup.ts"
+import { PaymentsGroup, PaymentWebhookGroup } from "./PaymentsGroup.ts"
 import { RequestValidation } from "./RequestValidation.ts"
+import { ShipmentsAdminGroup, ShipmentsGroup } from "./ShipmentsGroup.ts"
 
 export const AppInfo = Schema.Struct({ name: Schema.String, version: Schema.String, docs: Schema.String })
 
@@ -23,6 +26,12 @@ export class Api extends HttpApi.make("agora")
   .add(AccountsGroup)
   .add(CatalogGroup)
   .add(InventoryAdminGroup)
+  .add(OrdersGroup)
+  .add(OrdersAdminGroup)
+  .add(PaymentsGroup)
+  .add(PaymentWebhookGroup)
+  .add(ShipmentsGroup)
+  .add(ShipmentsAdminGroup)
   .middleware(RequestValidation)
   // Report every offending field of a request, not only the first.
   .annotate(HttpApi.PayloadParseOptions, { errors: "all" })

@@ -4,17 +4,23 @@
  * application services and the token service.
  */
 import { Layer } from "effect"
-import { HttpApiBuilder, HttpApiSwagger } from "effect/http-api"
+import { HttpApiBuilder } from "effect/http-api"
 import { AccountsHandlers } from "./AccountsHandlers.ts"
 import { Api } from "./Api.ts"
 import * as Authentication from "./Authentication.ts"
 import { AuthHandlers, ProfileHandlers } from "./AuthHandlers.ts"
 import { CatalogHandlers, InventoryAdminHandlers } from "./CatalogHandlers.ts"
+import * as Docs from "./Docs.ts"
 import * as HttpEdge from "./http/HttpEdge.ts"
 import { operationalRoutes, RouteTable } from "./http/RouteTable.ts"
 import { InfoHandlers } from "./InfoHandlers.ts"
+import * as Metrics from "./Metrics.ts"
+import { OrdersAdminHandlers, OrdersHandlers } from "./OrdersHandlers.ts"
+import { PaymentsHandlers, PaymentWebhookHandlers } from "./PaymentsHandlers.ts"
 import * as RequestValidation from "./RequestValidation.ts"
 import * as RequireAdmin from "./RequireAdmin.ts"
+import { ShipmentsAdminHandlers, ShipmentsHandlers } from "./ShipmentsHandlers.ts"
+import * as VerifyWebhook from "./VerifyWebhook.ts"
 
 const Handlers = Layer.mergeAll(
   InfoHandlers,
@@ -22,20 +28,34 @@ const Handlers = Layer.mergeAll(
   ProfileHandlers,
   AccountsHandlers,
   CatalogHandlers,
-  InventoryAdminHandlers
+  InventoryAdminHandlers,
+  OrdersHandlers,
+  OrdersAdminHandlers,
+  PaymentsHandlers,
+  PaymentWebhookHandlers,
+  ShipmentsHandlers,
+  ShipmentsAdminHandlers
 )
 
 /**
- * The routes, behind the HTTP edge (`http/HttpEdge.ts`: CORS, problems for
- * every fault, 404/405, rate limits, the body limit, idempotency keys), which
- * also covers every other route served by the same router. Needs a
- * `RateLimiter` and an `IdempotencyStore` besides the app services.
+ * The routes — the contract, its documentation pages (`Docs.ts`: Swagger UI,
+ * ReDoc) and `/metrics` — behind the HTTP edge (`http/HttpEdge.ts`: request
+ * metrics, CORS, problems for every fault, 404/405, rate limits, the body
+ * limit, idempotency keys), which also covers every other route served by the
+ * same router. Needs a `RateLimiter`, an `IdempotencyStore` and a `FileSystem`
+ * (the ReDoc bundle is read at start-up) besides the app services.
  */
 export const routes = Layer.mergeAll(
   HttpApiBuilder.layer(Api, { openapiPath: "/api/openapi.json" }).pipe(Layer.provide(Handlers)),
-  HttpApiSwagger.layer(Api, { path: "/docs" }),
+  Docs.layer(Api, { openapiPath: "/api/openapi.json" }),
+  Metrics.layer,
   HttpEdge.layer
 ).pipe(Layer.provide(RouteTable.layer(Api, operationalRoutes)))
 
 /** The middleware implementations the routes need at serve time. */
-export const middleware = Layer.mergeAll(Authentication.layer, RequireAdmin.layer, RequestValidation.layer)
+export const middleware = Layer.mergeAll(
+  Authentication.layer,
+  RequireAdmin.layer,
+  RequestValidation.layer,
+  VerifyWebhook.layer
+)

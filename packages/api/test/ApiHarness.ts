@@ -6,7 +6,7 @@
 
 import { randomUUID } from "node:crypto"
 import { InProcessActorRuntime } from "@agora/actors"
-import { Accounts, Catalog, Users } from "@agora/app"
+import { Accounts, Catalog, Orders, Payments, Shipments, Users } from "@agora/app"
 import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
 import { PgEventStore } from "@agora/eventstore"
 import { TestDatabase } from "@agora/testkit"
@@ -17,6 +17,8 @@ import { HttpClient, HttpClientRequest, HttpRouter } from "effect/http"
 import { ApiLive } from "../src/index.ts"
 
 export const adminEmail = "boss@example.com"
+/** The secret the test server verifies payment webhooks with. */
+export const webhookSecret = "test-webhook-secret"
 
 /**
  * The server; `options.config` adds to (or overrides) its configuration, e.g.
@@ -27,8 +29,16 @@ export const makeServer = (label: string, options: { readonly config?: Readonly<
   const stores = PgEventStore.layer().pipe(Layer.provideMerge(TestDatabase.layer(label)))
   const actors = InProcessActorRuntime.layer().pipe(Layer.provide(stores))
   const edge = Layer.mergeAll(PasswordHasher.layerTest, TokenService.layerTest("test-secret-test-secret-test-secret!!"))
-  const app = Layer.mergeAll(Users.layer, Accounts.layer, Catalog.layer).pipe(
-    Layer.provide(actors),
+  const app = Layer.mergeAll(
+    Users.layer,
+    Accounts.layer,
+    Catalog.layer,
+    Orders.layer,
+    Payments.layer,
+    Shipments.layer
+  ).pipe(
+    // Merged so that tests can set the stage through the actors (e.g. a payment the saga would create).
+    Layer.provideMerge(actors),
     Layer.provide(stores),
     Layer.provide(edge)
   )
@@ -39,6 +49,7 @@ export const makeServer = (label: string, options: { readonly config?: Readonly<
   )
   const config = {
     ADMIN_EMAILS: adminEmail,
+    PAYMENT_PROVIDER_SECRET: webhookSecret,
     // Test files send bursts from one address; the rate-limit tests set their own limits.
     RATE_LIMIT_CAPACITY: "1000000",
     RATE_LIMIT_REFILL_PER_SECOND: "1000000",

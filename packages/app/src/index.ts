@@ -1,4 +1,8 @@
 export * as Accounts from "./Accounts.ts"
 export * as Catalog from "./Catalog.ts"
 export * as CatalogProjection from "./CatalogProjection.ts"
+export * as OrderListProjection from "./OrderListProjection.ts"
+export * as Orders from "./Orders.ts"
+export * as Payments from "./Payments.ts"
+export * as Shipments from "./Shipments.ts"
 export * as Users from "./Users.ts"

@@ -14,6 +14,7 @@ import {
   streamTypeOf,
   WrongExpectedVersion
 } from "./EventStore.ts"
+import * as EventStoreMetrics from "./EventStoreMetrics.ts"
 import * as ExpectedVersion from "./ExpectedVersion.ts"
 import * as HeadSignal from "./internal/HeadSignal.ts"
 import * as Subscription from "./internal/subscription.ts"
@@ -118,7 +119,9 @@ export const make = (options: Options = {}) =>
               replayed: false
             }
           })
-          return Effect.as(signal.publish(log.length), results)
+          return signal
+            .publish(log.length)
+            .pipe(Effect.andThen(EventStoreMetrics.recordAppend(results)), Effect.as(results))
         })
       )
 
@@ -176,7 +179,7 @@ export const make = (options: Options = {}) =>
 /** A fresh, empty in-memory event store and snapshot store. */
 export const layer = (options: Options = {}): Layer.Layer<EventStore | SnapshotStore> =>
   Layer.effectContext(
-    Effect.map(make(options), ({ eventStore, snapshotStore }) =>
+    Effect.map(Effect.andThen(EventStoreMetrics.register, make(options)), ({ eventStore, snapshotStore }) =>
       Context.make(EventStore, eventStore).pipe(Context.add(SnapshotStore, snapshotStore))
     )
   )

@@ -24,6 +24,7 @@ import {
   streamTypeOf,
   WrongExpectedVersion
 } from "./EventStore.ts"
+import * as EventStoreMetrics from "./EventStoreMetrics.ts"
 import * as ExpectedVersion from "./ExpectedVersion.ts"
 import * as GroupCommit from "./internal/GroupCommit.ts"
 import * as HeadSignal from "./internal/HeadSignal.ts"
@@ -166,13 +167,17 @@ const settleOutcome = (outcome: UnitOutcome) =>
  * Appends inside the caller's current transaction (`sql.withTransaction`), so
  * that other writes (an outbox row, a checkpoint) commit or roll back with the
  * events. The transaction holds the append lock until it ends: keep it short.
+ * The events are counted as appended here; should the caller roll back, the
+ * counter runs ahead of the log by them.
  */
 export const appendInTransaction = (appends: ReadonlyArray<StreamAppend>) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const unit = yield* encode(appends)
     const [outcome] = yield* runAppend(sql, [unit]).pipe(Effect.mapError(storeError("append")))
-    return yield* settleOutcome(outcome!)
+    const results = yield* settleOutcome(outcome!)
+    yield* EventStoreMetrics.recordAppend(results)
+    return results
   })
 
 /** Builds both stores on the `PgClient` in context, after applying the migrations. */
@@ -181,6 +186,7 @@ export const make = (options: Options = {}) =>
     const pg = yield* PgClient.PgClient
     const sql: SqlClient.SqlClient = pg
     yield* migrate.pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.mapError(storeError("migrate")))
+    yield* EventStoreMetrics.register
 
     const signal = HeadSignal.make()
     // Other processes' appends arrive as NOTIFY; a lost listener is re-opened,
@@ -211,6 +217,7 @@ export const make = (options: Options = {}) =>
         const unit = yield* encode(appends)
         const outcome = yield* committer.submit({ payload: unit, streams: unit.streams, eventCount: unit.eventCount })
         const results = yield* settleOutcome(outcome)
+        yield* EventStoreMetrics.recordAppend(results)
         const last = results.reduce((max, r) => Math.max(max, r.lastPosition), 0)
         yield* signal.publish(last)
         return results

@@ -1,4 +1,5 @@
 export * from "./EventStore.ts"
+export * as EventStoreMetrics from "./EventStoreMetrics.ts"
 export * as ExpectedVersion from "./ExpectedVersion.ts"
 export * as InMemoryEventStore from "./InMemoryEventStore.ts"
 export * as PgEventStore from "./PgEventStore.ts"

@@ -5,10 +5,11 @@
 
 import { randomUUID } from "node:crypto"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber, type Layer, Option, Schedule, Stream } from "effect"
+import { Effect, Fiber, type Layer, Metric, Option, Schedule, Stream } from "effect"
 import {
   type AppendError,
   EventStore,
+  EventStoreMetrics,
   ExpectedVersion,
   type NewEvent,
   type RecordedEvent,
@@ -100,6 +101,26 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
         const retry = yield* store.append(id, ExpectedVersion.NoStream, batch)
         assert.deepStrictEqual(retry, { ...first, replayed: true })
         assert.strictEqual((yield* store.readStream(id)).length, 4)
+      })
+    )
+
+    it.effect("counts the events written, not idempotent retries or rejected appends", () =>
+      Effect.gen(function* () {
+        const store = yield* EventStore
+        const appended = Effect.map(Metric.value(EventStoreMetrics.eventsAppended), (state) => state.count)
+        const [a, b] = [streamId(), streamId()]
+        const batch = events(3)
+        const before = yield* appended
+        yield* store.append(a, ExpectedVersion.NoStream, batch)
+        yield* store.appendMulti([
+          { streamId: a, expectedVersion: ExpectedVersion.NoStream, events: batch },
+          { streamId: b, expectedVersion: ExpectedVersion.NoStream, events: events(2) }
+        ])
+        assert.strictEqual((yield* appended) - before, 5)
+        yield* store.append(a, ExpectedVersion.NoStream, batch)
+        yield* store.append(a, ExpectedVersion.NoStream, events(1)).pipe(Effect.flip)
+        yield* store.append(b, ExpectedVersion.Any, [batch[0]!]).pipe(Effect.flip)
+        assert.strictEqual((yield* appended) - before, 5)
       })
     )
 

@@ -3,7 +3,7 @@
  * is unset, configuration that production must set falls back to development
  * values — a JWT secret generated once and kept in `.data/dev-secrets.json`
  * (so tokens survive a restart), and the demo admin `admin@example.com` /
- * `admin-password-123`, and CORS open to any origin (`CORS_ORIGINS=*`, for a
+ * `admin-password-123`, the payment webhook secret `dev-webhook-secret`, and CORS open to any origin (`CORS_ORIGINS=*`, for a
  * UI dev server on another port) — with a loud warning. Variables that are set
  * always win.
  */
@@ -14,6 +14,8 @@ import { dirname, join } from "node:path"
 import { Config, ConfigProvider, Effect, Layer, Option } from "effect"
 
 export const devAdmin = { email: "admin@example.com", password: "admin-password-123" }
+/** The payment webhook's secret in development (SPEC §3), shared with the built-in payment simulator. */
+export const devWebhookSecret = "dev-webhook-secret"
 
 const devSecret = (dataDir: string): string => {
   const file = join(dataDir, "dev-secrets.json")
@@ -34,7 +36,7 @@ export const layer = (dataDir: string) =>
       const databaseUrl = yield* Config.option(Config.String("DATABASE_URL"))
       if (Option.isSome(databaseUrl) && databaseUrl.value !== "") return Layer.empty
       yield* Effect.logWarning(
-        `DEVELOPMENT DEFAULTS: JWT secret from ${join(dataDir, "dev-secrets.json")}, demo admin ${devAdmin.email} / ${devAdmin.password}, CORS open to any origin. Never use these outside development.`
+        `DEVELOPMENT DEFAULTS: JWT secret from ${join(dataDir, "dev-secrets.json")}, demo admin ${devAdmin.email} / ${devAdmin.password}, webhook secret "${devWebhookSecret}", CORS open to any origin. Never use these outside development.`
       )
       return ConfigProvider.layerAdd(
         ConfigProvider.fromUnknown({
@@ -42,7 +44,8 @@ export const layer = (dataDir: string) =>
           ADMIN_EMAIL: devAdmin.email,
           ADMIN_PASSWORD: devAdmin.password,
           ADMIN_EMAILS: devAdmin.email,
-          CORS_ORIGINS: "*"
+          CORS_ORIGINS: "*",
+          PAYMENT_PROVIDER_SECRET: devWebhookSecret
         })
       )
     })

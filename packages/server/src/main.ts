@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { InProcessActorRuntime } from "@agora/actors"
 import { ApiLive, ClientErrors } from "@agora/api"
-import { Accounts, Catalog, Users } from "@agora/app"
+import { Accounts, Catalog, Orders, Payments, Shipments, Users } from "@agora/app"
 import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
 import { PgEventStore } from "@agora/eventstore"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
@@ -34,10 +34,14 @@ const HttpServerLive = NodeHttpServer.layerConfig(() => ClientErrors.install(cre
 const Stores = PgEventStore.layer().pipe(Layer.provideMerge(Database.layer))
 const Actors = InProcessActorRuntime.layer().pipe(Layer.provideMerge(Stores))
 const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
-const App = Layer.mergeAll(Users.layer, Accounts.layer, Catalog.layer).pipe(
-  Layer.provideMerge(Actors),
-  Layer.provideMerge(Edge)
-)
+const App = Layer.mergeAll(
+  Users.layer,
+  Accounts.layer,
+  Catalog.layer,
+  Orders.layer,
+  Payments.layer,
+  Shipments.layer
+).pipe(Layer.provideMerge(Actors), Layer.provideMerge(Edge))
 
 /** Rate limits shared by every node through Redis when `REDIS_URL` is set, in process otherwise. */
 const RateLimits = Layer.unwrap(

@@ -2,18 +2,19 @@
  * The HTTP edge: what every request passes through before it reaches a route,
  * as one router-wide middleware, outermost first:
  *
- * 1. `Cors` — preflights and the CORS response headers;
- * 2. `Faults` — nothing fails past it: every error is a problem response,
+ * 1. `HttpMetrics` — every request timed and counted, by route and status;
+ * 2. `Cors` — preflights and the CORS response headers;
+ * 3. `Faults` — nothing fails past it: every error is a problem response,
  *    no route is a 404 or 405, a bug is a logged 500;
- * 3. `Caller` — who is calling (`user:<id>` or `ip:<addr>`);
- * 4. `RateLimit` — a token from the caller's bucket, or 429;
- * 5. `BodyLimit` — bodies over the limit are a 413, never read whole;
- * 6. `NulGuard` — a NUL character in the target or body is a 400;
- * 7. `Idempotency` — `Idempotency-Key` on POST: run once, replay after.
+ * 4. `Caller` — who is calling (`user:<id>` or `ip:<addr>`);
+ * 5. `RateLimit` — a token from the caller's bucket, or 429;
+ * 6. `BodyLimit` — bodies over the limit are a 413, never read whole;
+ * 7. `NulGuard` — a NUL character in the target or body is a 400;
+ * 8. `Idempotency` — `Idempotency-Key` on POST: run once, replay after.
  *
  * The order is the point: a request refused early costs little (a 429 reads
- * no body, a 413 takes no idempotency key), and every answer, whoever made
- * it, carries the CORS and rate-limit headers.
+ * no body, a 413 takes no idempotency key), every answer, whoever made it,
+ * carries the CORS and rate-limit headers, and every answer is measured.
  */
 import type { IdempotencyStore, RateLimiter, TokenService } from "@agora/edge"
 import { type Config, Effect, type Layer, type Types } from "effect"
@@ -22,6 +23,7 @@ import * as BodyLimit from "./BodyLimit.ts"
 import * as Caller from "./Caller.ts"
 import * as Cors from "./Cors.ts"
 import * as Faults from "./Faults.ts"
+import * as HttpMetrics from "./HttpMetrics.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as NulGuard from "./NulGuard.ts"
 import * as RateLimit from "./RateLimit.ts"
@@ -31,6 +33,7 @@ type Response = HttpServerResponse.HttpServerResponse
 
 /** The whole edge as one middleware function, from config and the services it uses. */
 export const make = Effect.gen(function* () {
+  const metrics = yield* HttpMetrics.make
   const cors = Cors.make(yield* Cors.originsConfig)
   const faults = yield* Faults.make
   const identify = yield* Caller.make
@@ -40,7 +43,7 @@ export const make = Effect.gen(function* () {
   return (
     app: Effect.Effect<Response, Types.unhandled>
   ): Effect.Effect<Response, Types.unhandled, HttpServerRequest.HttpServerRequest> =>
-    cors(faults(identify(rateLimit(bodyLimit(NulGuard.make(idempotency(app)))))))
+    metrics(cors(faults(identify(rateLimit(bodyLimit(NulGuard.make(idempotency(app))))))))
 })
 
 /** The edge for every route of the router. */

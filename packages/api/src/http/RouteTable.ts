@@ -30,7 +30,9 @@ export const operationalRoutes: ReadonlyArray<RouteSpec> = [
   { method: "GET", path: "/api/ready" },
   { method: "GET", path: "/metrics" },
   { method: "GET", path: "/api/openapi.json" },
-  { method: "GET", path: "/docs" }
+  { method: "GET", path: "/docs" },
+  { method: "GET", path: "/redoc" },
+  { method: "GET", path: "/redoc/redoc.standalone.js" }
 ]
 
 const unknown: RouteMatch = { _tag: "Unknown" }

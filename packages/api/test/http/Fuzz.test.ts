@@ -9,6 +9,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import fc from "fast-check"
 import { call, makeServer, signUp } from "../ApiHarness.ts"
+import { define, placeOrder } from "../ShopFixtures.ts"
 import { type RawReply, type RawRequest, sendBytesPromise, sendPromise, serverPort } from "./RawHttp.ts"
 
 const routes = [
@@ -23,7 +24,17 @@ const routes = [
   "/api/products",
   "/api/products/BRAKE-PAD-01",
   "/api/admin/inventory/BRAKE-PAD-01/restock",
-  "/api/admin/inventory/BRAKE-PAD-01"
+  "/api/admin/inventory/BRAKE-PAD-01",
+  "/api/orders",
+  "/api/orders/{victim-order}",
+  "/api/orders/{victim-order}/cancel",
+  "/api/orders/{victim-order}/events",
+  "/api/orders/0190a0a0-0000-7000-8000-000000000000",
+  "/api/users/{victim}/orders",
+  "/api/payments/0190a0a0-0000-7000-8000-000000000000",
+  "/api/payments/callback",
+  "/api/shipments/0190a0a0-0000-7000-8000-000000000000",
+  "/api/admin/shipments/0190a0a0-0000-7000-8000-000000000000/deliver"
 ]
 
 /** Printable ASCII as it may stand in a request target (Node's client refuses the rest unescaped). */
@@ -116,8 +127,63 @@ const amount = fc.oneof(
 const deep = (depth: number, kind: "array" | "object") =>
   kind === "array" ? `${"[".repeat(depth)}1${"]".repeat(depth)}` : `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`
 
+const orderItem = fc.record(
+  {
+    sku: fc.oneof(fc.constantFrom("FUZZ-PART-1", "FUZZ-PART-1", "NO-SUCH", "", "a".repeat(70)), fc.jsonValue()),
+    quantity: fc.oneof(amount, fc.integer({ min: -5, max: 105 }))
+  },
+  { requiredKeys: [] }
+)
+
+const orderBody = fc
+  .record(
+    {
+      items: fc.oneof(
+        fc.array(orderItem, { maxLength: 4 }),
+        fc.array(orderItem, { minLength: 49, maxLength: 55 }),
+        amount
+      ),
+      payment_method: fc.oneof(fc.constantFrom("account", "card", "cash", ""), fc.jsonValue()),
+      card_token: fc.oneof(fc.constantFrom("tok_ok", "", "x".repeat(300)), fc.jsonValue()),
+      total_price: amount,
+      status: fc.constantFrom("PAID", "SHIPPED"),
+      user_id: fc.constant("someone-else")
+    },
+    { requiredKeys: [] }
+  )
+  .map((o) => JSON.stringify(o))
+
+/** Nearly valid orders, so that some are placed and the count of placed orders is checked. */
+const nearlyValidOrder = fc
+  .record({ quantity: fc.integer({ min: 1, max: 3 }), total_price: fc.option(amount), extra: fc.jsonValue() })
+  .map(({ quantity, total_price, extra }) =>
+    JSON.stringify({
+      items: [{ sku: "FUZZ-PART-1", quantity }],
+      payment_method: "account",
+      extra,
+      ...(total_price === null ? {} : { total_price })
+    })
+  )
+
+const callbackBody = fc
+  .record(
+    {
+      payment_id: fc.oneof(fc.uuid(), fc.jsonValue()),
+      order_id: fc.oneof(fc.uuid(), fc.jsonValue()),
+      status: fc.oneof(fc.constantFrom("succeeded", "failed"), fc.jsonValue()),
+      amount,
+      error_message: fc.jsonValue()
+    },
+    { requiredKeys: [] }
+  )
+  .map((o) => JSON.stringify(o))
+
 const body = fc.oneof(
   { arbitrary: amount.map((a) => JSON.stringify({ amount: a })), weight: 8 },
+  { arbitrary: orderBody, weight: 3 },
+  { arbitrary: nearlyValidOrder, weight: 2 },
+  { arbitrary: callbackBody, weight: 1 },
+  { arbitrary: fc.jsonValue().map((status) => JSON.stringify({ status })), weight: 1 },
   {
     arbitrary: fc
       .record({ email: fc.oneof(fc.emailAddress(), fc.jsonValue()), password: fc.jsonValue() })
@@ -183,6 +249,9 @@ const contentType = fc.constantFrom(
 interface Tokens {
   readonly attacker: string
   readonly forged: string
+  /** Substituted into the routes' `{victim}` and `{victim-order}`. */
+  readonly victim: string
+  readonly victimOrder: string
 }
 
 const authorization = (tokens: Tokens) =>
@@ -240,7 +309,7 @@ const requestOf = (tokens: Tokens) =>
       if (r.idempotencyKey !== undefined) headers["idempotency-key"] = r.idempotencyKey
       return {
         method: r.method,
-        path: r.path,
+        path: r.path.replace("{victim-order}", tokens.victimOrder).replace("{victim}", tokens.victim),
         headers,
         ...(r.body === null || r.method === "GET" || r.method === "HEAD" ? {} : { body: r.body, chunked: r.chunked })
       }
@@ -325,7 +394,10 @@ layer(makeServer("edge-fuzz"), { excludeTestServices: true, timeout: "300 second
       const forged = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${Buffer.from(
         JSON.stringify({ sub: victim.id, email: "victim@example.com", roles: ["admin"], exp: 4_000_000_000 })
       ).toString("base64url")}.`
-      const tokens = { attacker: attacker.token, forged }
+      yield* define("FUZZ-PART-1", 1_00, 1_000_000)
+      const victimOrder = yield* placeOrder(victim.token, [{ sku: "FUZZ-PART-1", quantity: 1 }])
+      const tokens = { attacker: attacker.token, forged, victim: victim.id, victimOrder: victimOrder.id }
+      let ordersPlaced = 0
 
       let sent = 0
       let expectedBalance = "10.00"
@@ -344,6 +416,9 @@ layer(makeServer("edge-fuzz"), { excludeTestServices: true, timeout: "300 second
           if (typeof req !== "string") throw new Error(`${reply.status} without a problem body for ${what}`)
         }
         if (reply.status === 405 && reply.headers.allow === undefined) throw new Error(`405 without Allow for ${what}`)
+        if (reply.status === 202 && typeof req !== "string" && req.method === "POST" && req.path === "/api/orders") {
+          if (reply.headers["idempotent-replayed"] === undefined) ordersPlaced++
+        }
         const account = reply.body as { user_id?: unknown; balance?: unknown } | undefined
         if (reply.status < 300 && reply.headers["idempotent-replayed"] === undefined && typeof account === "object") {
           if (account?.user_id === victim.id) throw new Error(`the victim's account was reached by ${what}`)
@@ -359,6 +434,35 @@ layer(makeServer("edge-fuzz"), { excludeTestServices: true, timeout: "300 second
             check(req, reply)
           }),
           runs(1500)
+        )
+      )
+      // Order placement on its own: hostile and nearly valid orders, some of which are placed.
+      const orderRequest = fc
+        .record({
+          body: fc.oneof(orderBody, nearlyValidOrder),
+          idempotencyKey,
+          authorization: authorization(tokens)
+        })
+        .map(
+          (r): RawRequest => ({
+            method: "POST",
+            path: "/api/orders",
+            headers: {
+              "content-type": "application/json",
+              ...(r.authorization === undefined ? {} : { authorization: r.authorization }),
+              ...(r.idempotencyKey === undefined ? {} : { "idempotency-key": r.idempotencyKey })
+            },
+            body: r.body
+          })
+        )
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(orderRequest, async (req) => {
+            const reply = await sendPromise(port, req)
+            count(reply.status)
+            check(req, reply)
+          }),
+          runs(400)
         )
       )
       yield* Effect.promise(() =>
@@ -379,6 +483,11 @@ layer(makeServer("edge-fuzz"), { excludeTestServices: true, timeout: "300 second
       assert.strictEqual(attackerNow.body.balance, expectedBalance, "a rejected request changed the balance")
       const victimNow = yield* call("GET", "/api/accounts/me", { token: victim.token })
       assert.strictEqual(victimNow.body.balance, "10.00")
+      const victimOrderNow = yield* call("GET", `/api/orders/${victimOrder.id}`, { token: victim.token })
+      assert.strictEqual(victimOrderNow.body.version, 1, "the victim's order was changed")
+      const attackerOrders = yield* call("GET", "/api/orders?limit=100", { token: attacker.token })
+      assert.isAbove(ordersPlaced, 0, "no order was placed: the generator needs valid ones too")
+      assert.strictEqual(attackerOrders.body.data.length, ordersPlaced, "an order was placed by a rejected request")
     })
   )
 })

@@ -23,6 +23,8 @@ export class PlaceOrder extends Schema.TaggedClass<PlaceOrder>()("PlaceOrder", {
   total: Money,
   currency: Currency,
   paymentMethod: PaymentMethod,
+  /** The provider's single-use card token, for card payments; the saga hands it to the provider. */
+  cardToken: Schema.optionalKey(Schema.String),
   at: Schema.DateTimeUtcFromString
 }) {}
 

@@ -70,13 +70,17 @@ const illegal = (order: PlacedOrder, to: OrderStatus) =>
 
 export const decide = (command: OrderCommand, state: OrderState): Decision<OrderEvent, OrderError> => {
   if (command._tag === "PlaceOrder") {
-    const { orderId, userId, lines, total, currency, paymentMethod, at } = command
+    const { orderId, userId, lines, total, currency, paymentMethod, cardToken, at } = command
     if (state._tag !== "NoOrder") {
       return samePlacement(state, command) ? ignore : reject(new OrderAlreadyPlaced({ orderId }))
     }
     const reason = invalidReason(command)
     if (reason !== undefined) return reject(new InvalidOrder({ orderId, reason }))
-    return accept(new OrderPlaced({ orderId, userId, lines, total, currency, paymentMethod, at }))
+    if (paymentMethod === "card" && (cardToken === undefined || cardToken === "")) {
+      return reject(new InvalidOrder({ orderId, reason: "a card payment needs a card token" }))
+    }
+    const token = paymentMethod === "card" && cardToken !== undefined ? { cardToken } : {}
+    return accept(new OrderPlaced({ orderId, userId, lines, total, currency, paymentMethod, ...token, at }))
   }
   if (state._tag === "NoOrder") return reject(new OrderNotFound({ orderId: command.orderId }))
   const { orderId } = state

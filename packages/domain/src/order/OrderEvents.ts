@@ -22,7 +22,8 @@ export const CancelReason = Schema.Literals([
   "insufficient_funds",
   "payment_timeout",
   "shipping_cancelled",
-  "cancelled_by_user"
+  "cancelled_by_user",
+  "cancelled_by_admin"
 ])
 export type CancelReason = typeof CancelReason.Type
 
@@ -33,6 +34,8 @@ export class OrderPlaced extends Schema.TaggedClass<OrderPlaced>()("OrderPlaced"
   total: Money,
   currency: Currency,
   paymentMethod: PaymentMethod,
+  /** For card payments: the provider's single-use token (a reference, not card data). */
+  cardToken: Schema.optionalKey(Schema.String),
   at: Schema.DateTimeUtcFromString
 }) {}
 

@@ -102,6 +102,16 @@ describe("Order", () => {
       "refuses a total that disagrees with the lines",
       invalid("the total is 9899.50, not 9899.49", { total: m(989949) })
     )
+    it(
+      "refuses a card payment without a card token",
+      invalid("a card payment needs a card token", { paymentMethod: "card" })
+    )
+    it("records the card token of a card payment, and only of one", () => {
+      spec
+        .when(new PlaceOrder({ ...place, paymentMethod: "card", cardToken: "tok_ok" }))
+        .then([new OrderPlaced({ ...placed, paymentMethod: "card", cardToken: "tok_ok" })])
+      spec.when(new PlaceOrder({ ...place, cardToken: "tok_ok" })).then([placed])
+    })
     it("accepts 100 of an item", () => {
       const line = { ...lines[0]!, quantity: 100 }
       spec

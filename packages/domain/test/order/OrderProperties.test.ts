@@ -47,7 +47,16 @@ const place = fc
   })
   .map(({ lines, wrongTotal, ...rest }) => {
     const total = lines.reduce((n, l) => n + l.quantity * l.unitPrice, 0) + (wrongTotal ? 1 : 0)
-    return new PlaceOrder({ orderId, userId: "user-1", lines, total: Money.make(total), currency: "RUB", ...rest })
+    const token = rest.paymentMethod === "card" ? { cardToken: "tok_ok" } : {}
+    return new PlaceOrder({
+      orderId,
+      userId: "user-1",
+      lines,
+      total: Money.make(total),
+      currency: "RUB",
+      ...token,
+      ...rest
+    })
   })
 
 const command: fc.Arbitrary<OrderCommand> = fc.oneof(
