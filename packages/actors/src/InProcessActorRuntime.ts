@@ -511,13 +511,27 @@ export const make = (options: Options = {}) =>
         Err | ActorError
       >
 
+    // A resident actor's state is read without its permit: a command replaces state and version together,
+    // synchronously, after its events committed, so a reader sees the last committed state, never a torn one,
+    // and does not queue behind commands (or other readers). Only activation needs the permit.
     const state = <C, E extends { readonly _tag: string }, S, Err>(aggregate: Aggregate<C, E, S, Err>, id: string) =>
-      withCell(streamId(aggregate, id), (cell) =>
-        Semaphore.withPermit(
-          cell.permit,
-          Effect.map(ensureLoaded(aggregate, cell), () => ({ state: cell.state as S, version: cell.version }))
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const key = streamId(aggregate, id)
+        const resident = cells.get(key)
+        if (resident?.loaded === true) {
+          // Recency order: a read is a use.
+          cells.delete(key)
+          cells.set(key, resident)
+          resident.lastUsed = now
+          return Effect.succeed({ state: resident.state as S, version: resident.version })
+        }
+        return withCell(key, (cell) =>
+          Semaphore.withPermit(
+            cell.permit,
+            Effect.map(ensureLoaded(aggregate, cell), () => ({ state: cell.state as S, version: cell.version }))
+          )
         )
-      )
+      })
 
     return ActorRuntime.of({
       send,

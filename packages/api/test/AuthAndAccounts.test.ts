@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto"
+import { Accounts } from "@agora/app"
+import { Money } from "@agora/domain"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { adminEmail, assertProblem, call, makeServer, signUp } from "./ApiHarness.ts"
+import { adminEmail, assertProblem, call, makeServer, type Reply, signUp } from "./ApiHarness.ts"
 
 const email = () => `user-${randomUUID().slice(0, 8)}@example.com`
 
@@ -178,6 +180,40 @@ layer(makeServer("api-auth"), { excludeTestServices: true, timeout: "120 seconds
           )
           assert.isTrue(replies.every((r) => r.status === 200))
           assert.strictEqual((yield* call("GET", "/api/accounts/me", { token })).body.balance, "50.00")
+        })
+      )
+
+      it.effect("the ledger pages through 230 movements newest first, each once, balances running", () =>
+        Effect.gen(function* () {
+          const { token, id } = yield* signUp(email())
+          yield* call("POST", "/api/accounts", { token })
+          const accounts = yield* Accounts.Accounts
+          for (let i = 1; i <= 230; i++) yield* Effect.orDie(accounts.topUp(id, Money.make(i)))
+          // A retried top-up (same transaction id) credits once.
+          yield* Effect.orDie(accounts.topUp(id, Money.make(5), "tx-retried"))
+          yield* Effect.orDie(accounts.topUp(id, Money.make(5), "tx-retried"))
+          const seen: Array<{ id: string; amount: string; balance_after: string }> = []
+          let cursor: string | null = null
+          do {
+            const page: Reply = yield* call(
+              "GET",
+              `/api/accounts/me/transactions?limit=100${cursor === null ? "" : `&cursor=${cursor}`}`,
+              { token }
+            )
+            assert.strictEqual(page.status, 200)
+            seen.push(...page.body.data)
+            cursor = page.body.next_cursor
+          } while (cursor !== null)
+          assert.strictEqual(seen.length, 231)
+          assert.strictEqual(new Set(seen.map((e) => e.id)).size, 231)
+          assert.deepStrictEqual(seen[0], { ...seen[0]!, id: "tx-retried", amount: "0.05" })
+          const oldestFirst = [...seen].reverse()
+          let running = 0
+          for (const entry of oldestFirst) {
+            running += Math.round(Number(entry.amount) * 100)
+            assert.strictEqual(Math.round(Number(entry.balance_after) * 100), running)
+          }
+          assert.strictEqual((yield* call("GET", "/api/accounts/me", { token })).body.balance, "265.70")
         })
       )
 

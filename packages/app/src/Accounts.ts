@@ -1,11 +1,12 @@
 /**
  * The caller's payment account (internal wallet): open, read, top up, and the
- * ledger. Each top-up carries an id of its own (the ledger entry's), so a
- * retried top-up is recognised by the account instead of crediting twice.
+ * ledger. Each top-up carries an id of its own (the ledger entry's), sent as
+ * its command id, so a retried top-up appends nothing twice. The ledger is
+ * read from the account's stream, newest first, a page at a time.
  */
 import { ActorRuntime } from "@agora/actors"
-import { type Money, PaymentAccount } from "@agora/domain"
-import { Uuid } from "@agora/eventstore"
+import { type Money, PaymentAccount, streamId } from "@agora/domain"
+import { EventStore, Uuid } from "@agora/eventstore"
 import { Config, Context, DateTime, Effect, Layer, Schema } from "effect"
 
 export interface AccountView {
@@ -41,7 +42,7 @@ export class Accounts extends Context.Service<
       AccountView,
       PaymentAccount.AccountNotFound | PaymentAccount.InvalidAmount | UnexpectedAccountError
     >
-    /** Newest first; the cursor is the id of the last entry of the previous page. */
+    /** Newest first; the cursor is opaque. */
     readonly ledger: (
       userId: string,
       page: { readonly limit: number; readonly cursor: string | undefined }
@@ -54,8 +55,12 @@ const viewOf = (state: PaymentAccount.PaymentAccountState, userId: string) =>
     ? Effect.succeed({ userId: state.userId, balance: state.balance, currency: state.currency })
     : Effect.fail(new PaymentAccount.AccountNotFound({ userId }))
 
+/** The version of an account's first money movement (version 1 is its opening). */
+const firstMovement = 2
+
 export const make = Effect.gen(function* () {
   const actors = yield* ActorRuntime
+  const store = yield* EventStore
   const currency = yield* Config.String("DEFAULT_CURRENCY").pipe(Config.withDefault("RUB"))
   const unexpected = (cause: unknown) => Effect.fail(new UnexpectedAccountError({ cause }))
   const infrastructure = { ConcurrencyConflict: unexpected, EventStoreError: unexpected } as const
@@ -93,27 +98,42 @@ export const make = Effect.gen(function* () {
 
   const topUp = Effect.fn("Accounts.topUp")(function* (userId: string, amount: Money.Money, txId?: string) {
     const at = yield* DateTime.now
+    const id = txId ?? Uuid.v7()
     const result = yield* actors
       .send(
         PaymentAccount.PaymentAccount,
         userId,
-        new PaymentAccount.TopUpAccount({ userId, txId: txId ?? Uuid.v7(), amount, at })
+        new PaymentAccount.TopUpAccount({ userId, txId: id, amount, at }),
+        // A retry under the same transaction id appends nothing twice: its events get the same ids.
+        { commandId: `top-up/${id}` }
       )
       .pipe(Effect.catchTags({ ...infrastructure, ...impossible }))
     return yield* viewOf(result.state, userId)
   })
 
+  const decodeEvent = Schema.decodeUnknownEffect(PaymentAccount.PaymentAccountEvent)
+
+  // The ledger is the account's stream (version 1 opens it; every later event is a movement), read backwards
+  // a page at a time: the cursor is the version below which the next page starts.
   const ledger = Effect.fn("Accounts.ledger")(function* (
     userId: string,
     page: { readonly limit: number; readonly cursor: string | undefined }
   ) {
-    const { state: account } = yield* state(userId)
+    const { state: account, version } = yield* state(userId)
     if (account._tag !== "Account") return yield* new PaymentAccount.AccountNotFound({ userId })
-    const newestFirst = [...account.ledger].reverse()
-    const start = page.cursor === undefined ? 0 : newestFirst.findIndex((e) => e.id === page.cursor) + 1
-    const entries = newestFirst.slice(start, start + page.limit)
-    const more = start + page.limit < newestFirst.length
-    return { entries, nextCursor: more ? (entries.at(-1)?.id ?? null) : null }
+    const before = page.cursor === undefined ? version + 1 : Number(page.cursor)
+    if (!Number.isSafeInteger(before) || before <= firstMovement) return { entries: [], nextCursor: null }
+    const from = Math.max(firstMovement, Math.min(before, version + 1) - page.limit)
+    const recorded = yield* store
+      .readStream(streamId(PaymentAccount.PaymentAccount, userId), { fromVersion: from, maxCount: before - from })
+      .pipe(Effect.catch(unexpected))
+    const entries: Array<PaymentAccount.LedgerEntry> = []
+    for (const r of [...recorded].reverse()) {
+      const event = yield* decodeEvent({ ...(r.data as object), _tag: r.type }).pipe(Effect.catch(unexpected))
+      const entry = PaymentAccount.ledgerEntryOf(event)
+      if (entry !== undefined) entries.push(entry)
+    }
+    return { entries, nextCursor: from > firstMovement ? String(from) : null }
   })
 
   return Accounts.of({ open, get, topUp, ledger })

@@ -239,11 +239,11 @@ export const make = Effect.gen(function* () {
       : // Not an id we could have issued: no actor is woken for it.
         Effect.succeed({ state: Order.initialState, version: 0 })
 
-  const visible = Effect.fn("Orders.visible")(function* (orderId: string, viewer: Viewer) {
-    const { state, version } = yield* orderState(orderId)
-    if (!visibleTo(state, viewer)) return yield* new Order.OrderNotFound({ orderId })
-    return { state, version }
-  })
+  // The hot read path (every GET of an order): plain combinators, no span of its own.
+  const visible = (orderId: string, viewer: Viewer) =>
+    Effect.flatMap(orderState(orderId), ({ state, version }) =>
+      visibleTo(state, viewer) ? Effect.succeed({ state, version }) : Effect.fail(new Order.OrderNotFound({ orderId }))
+    )
 
   const productsOf = (skus: ReadonlyArray<string>) =>
     Effect.forEach(
@@ -290,10 +290,8 @@ export const make = Effect.gen(function* () {
     return { order: viewOf(result.state, result.version), position: result.position }
   })
 
-  const get = Effect.fn("Orders.get")(function* (orderId: string, viewer: Viewer) {
-    const { state, version } = yield* visible(orderId, viewer)
-    return viewOf(state, version)
-  })
+  const get = (orderId: string, viewer: Viewer) =>
+    Effect.map(visible(orderId, viewer), ({ state, version }) => viewOf(state, version))
 
   /** Waits until the order index has applied every event committed before now; gives up quietly after a while. */
   const awaitIndex = Effect.fn("Orders.awaitIndex")(function* () {

@@ -1,8 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Money from "../src/Money.ts"
 import {
+  AccountDebited,
   AccountOpened,
   AccountToppedUp,
+  DebitAccount,
   InvalidAmount,
   OpenAccount,
   PaymentAccount,
@@ -61,7 +63,11 @@ describe("DeciderSpec", () => {
   })
 
   it("fails on events or an error instead of nothing", () => {
-    spec.given([opened, toppedUp]).when(topUp).thenNothing()
+    // An order is debited once: the same debit again records nothing.
+    const debit = new DebitAccount({ userId, txId: "tx-2", orderId: "o1", amount: Money.make(100), at: at(2) })
+    const { _tag, ...fields } = debit
+    const debited = new AccountDebited({ ...fields, balanceAfter: Money.make(400) })
+    spec.given([opened, toppedUp, debited]).when(debit).thenNothing()
     assert.throws(() => spec.given([opened]).when(topUp).thenNothing())
     assert.throws(() =>
       spec

@@ -108,7 +108,8 @@ export const makeMemoryRateLimiter = (options: MemoryRateLimiterOptions) =>
       }
     }
 
-    const take = Effect.fn("RateLimiter.take")(function* (key: string) {
+    // Runs on every request: untraced (a span and its call-site capture would cost more than the check).
+    const take = Effect.fnUntraced(function* (key: string) {
       const now = yield* Clock.currentTimeMillis
       const found = buckets.get(key)
       const bucket: Bucket = found ?? { tokens: options.capacity, at: now }
@@ -188,7 +189,8 @@ export const makeRedisRateLimiter = (redis: Redis, options: RedisRateLimiterOpti
         catch: (cause) => cause
       })
 
-    const take = Effect.fn("RateLimiter.take")(function* (key: string) {
+    // Runs on every request: untraced (a span and its call-site capture would cost more than the check).
+    const take = Effect.fnUntraced(function* (key: string) {
       const now = yield* Clock.currentTimeMillis
       return yield* run(key, now).pipe(
         Effect.map(([taken, tokens]) => decide(options, Number(tokens), taken === 1)),

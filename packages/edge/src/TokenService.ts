@@ -116,15 +116,24 @@ const make = (settings: TokenSettings) =>
     const cacheSize = settings.cacheSize ?? 10_000
     const verified = new Map<string, Claims>()
 
-    const verify = Effect.fn("TokenService.verify")(function* (token: string) {
-      if (token.length === 0 || token.length > maxTokenLength) return yield* new InvalidToken({ reason: "malformed" })
-      const now = yield* Clock.currentTimeMillis
-      const known = verified.get(token)
-      if (known !== undefined) {
-        // The same check jose makes: expired once now ≥ exp.
-        if (now / 1000 < known.expiresAt) return known
-        verified.delete(token)
-      }
+    const malformed = new InvalidToken({ reason: "malformed" })
+
+    // Every authenticated request asks twice (the edge's caller, the route's authentication): a token
+    // verified before answers from the cache, on a path with no span and no promise.
+    const verify = (token: string): Effect.Effect<Claims, InvalidToken> => {
+      if (token.length === 0 || token.length > maxTokenLength) return Effect.fail(malformed)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const known = verified.get(token)
+        if (known !== undefined) {
+          // The same check jose makes: expired once now ≥ exp.
+          if (now / 1000 < known.expiresAt) return Effect.succeed(known)
+          verified.delete(token)
+        }
+        return verifyAndCache(token, now)
+      })
+    }
+
+    const verifyAndCache = Effect.fn("TokenService.verify")(function* (token: string, now: number) {
       const { payload } = yield* Effect.tryPromise({
         try: () =>
           jwtVerify(token, key, {

@@ -15,7 +15,7 @@ import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@ag
 import { PgEventStore } from "@agora/eventstore"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Option } from "effect"
-import { HttpRouter } from "effect/http"
+import { HttpMiddleware, HttpRouter } from "effect/http"
 import * as AdminSeed from "./AdminSeed.ts"
 import * as CatalogSeed from "./CatalogSeed.ts"
 import * as Database from "./Database.ts"
@@ -55,7 +55,28 @@ const RateLimits = Layer.unwrap(
 // On the database from `App` (the stores are merged into it).
 const EdgeStores = Layer.mergeAll(IdempotencyStore.layer(), RateLimits)
 
-const Main = HttpRouter.serve(Layer.mergeAll(ApiLive.routes, HttpApp)).pipe(
+/**
+ * The router, served. One log line per request (`HTTP_ACCESS_LOG=true`) is off
+ * by default: at tens of thousands of requests a second it costs more than
+ * the requests; `/metrics` counts them by route and status instead.
+ */
+const Served = Layer.unwrap(
+  Effect.map(Config.Boolean("HTTP_ACCESS_LOG").pipe(Config.withDefault(false)), (accessLog) =>
+    HttpRouter.serve(Layer.mergeAll(ApiLive.routes, HttpApp), { disableLogger: !accessLog })
+  )
+)
+
+/** A span per request only when traces go somewhere (`OTEL_EXPORTER_OTLP_ENDPOINT`); otherwise it is pure cost. */
+const RequestSpans = Layer.unwrap(
+  Effect.map(Config.option(Config.String("OTEL_EXPORTER_OTLP_ENDPOINT")), (endpoint) =>
+    Option.isSome(endpoint) && endpoint.value !== ""
+      ? Layer.empty
+      : Layer.succeed(HttpMiddleware.TracerDisabledWhen, () => true)
+  )
+)
+
+const Main = Served.pipe(
+  Layer.provide(RequestSpans),
   Layer.provide(ApiLive.middleware),
   Layer.provide(EdgeStores),
   Layer.provide(HttpServerLive),

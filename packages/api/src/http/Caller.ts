@@ -21,6 +21,8 @@ export class Caller extends Context.Service<
     readonly subject: string
     /** The user of a valid bearer token, if any. */
     readonly userId: Option.Option<string>
+    /** That user's roles (empty when anonymous). */
+    readonly roles: ReadonlyArray<string>
   }
 >()("@agora/api/http/Caller") {}
 
@@ -31,13 +33,16 @@ export const identify = (tokens: TokenService["Service"], request: HttpServerReq
   const anonymous = Effect.sync(() =>
     Caller.of({
       subject: `ip:${Option.getOrElse(request.remoteAddress, () => "unknown")}`,
-      userId: Option.none()
+      userId: Option.none(),
+      roles: []
     })
   )
   const token = bearer.exec(request.headers.authorization ?? "")?.[1]
   if (token === undefined) return anonymous
   return tokens.verify(token).pipe(
-    Effect.map((claims) => Caller.of({ subject: `user:${claims.userId}`, userId: Option.some(claims.userId) })),
+    Effect.map((claims) =>
+      Caller.of({ subject: `user:${claims.userId}`, userId: Option.some(claims.userId), roles: claims.roles })
+    ),
     Effect.catch(() => anonymous)
   )
 }

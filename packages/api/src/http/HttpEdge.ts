@@ -10,18 +10,22 @@
  * 5. `RateLimit` — a token from the caller's bucket, or 429;
  * 6. `BodyLimit` — bodies over the limit are a 413, never read whole;
  * 7. `NulGuard` — a NUL character in the target or body is a 400;
- * 8. `Idempotency` — `Idempotency-Key` on POST: run once, replay after.
+ * 8. `Idempotency` — `Idempotency-Key` on POST: run once, replay after;
+ * 9. `FastReads` — `GET /api/orders/{id}` answered here when it succeeds
+ *    (anything else goes on to the route, which answers the problem).
  *
  * The order is the point: a request refused early costs little (a 429 reads
  * no body, a 413 takes no idempotency key), every answer, whoever made it,
  * carries the CORS and rate-limit headers, and every answer is measured.
  */
+import type { Orders } from "@agora/app"
 import type { IdempotencyStore, RateLimiter, TokenService } from "@agora/edge"
 import { type Config, Effect, type Layer, type Types } from "effect"
 import { HttpRouter, type HttpServerRequest, type HttpServerResponse } from "effect/http"
 import * as BodyLimit from "./BodyLimit.ts"
 import * as Caller from "./Caller.ts"
 import * as Cors from "./Cors.ts"
+import * as FastReads from "./FastReads.ts"
 import * as Faults from "./Faults.ts"
 import * as HttpMetrics from "./HttpMetrics.ts"
 import * as Idempotency from "./Idempotency.ts"
@@ -40,15 +44,16 @@ export const make = Effect.gen(function* () {
   const rateLimit = yield* RateLimit.make
   const bodyLimit = BodyLimit.make(yield* BodyLimit.maxBodyBytesConfig)
   const idempotency = yield* Idempotency.make
+  const fastReads = yield* FastReads.make
   return (
     app: Effect.Effect<Response, Types.unhandled>
   ): Effect.Effect<Response, Types.unhandled, HttpServerRequest.HttpServerRequest> =>
-    metrics(cors(faults(identify(rateLimit(bodyLimit(NulGuard.make(idempotency(app))))))))
+    metrics(cors(faults(identify(rateLimit(bodyLimit(NulGuard.make(idempotency(fastReads(app)))))))))
 })
 
 /** The edge for every route of the router. */
 export const layer: Layer.Layer<
   never,
   Config.ConfigError,
-  HttpRouter.HttpRouter | RouteTable | RateLimiter | IdempotencyStore | TokenService
+  HttpRouter.HttpRouter | RouteTable | RateLimiter | IdempotencyStore | TokenService | Orders.Orders
 > = HttpRouter.middleware(make, { global: true })

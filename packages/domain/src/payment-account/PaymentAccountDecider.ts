@@ -2,8 +2,11 @@
  * The wallet decider. The balance never goes below zero: a debit larger than
  * it is `InsufficientFunds`. An order is debited at most once and its debit
  * refunded at most once, so repeating a debit or a refund for the same order
- * records nothing; so does any command whose `txId` is already in the ledger
- * (a retry of that transaction). Refunding an order that was never debited is
+ * records nothing. A top-up is not recognised by its `txId` here: a retried
+ * top-up is sent with the same command id, so its events get the same ids and
+ * the event store records them once (the actor runtime's idempotency), which
+ * costs nothing per top-up, where a set of every `txId` ever seen would grow
+ * with the account's history. Refunding an order that was never debited is
  * the typed error `NothingToRefund` rather than a silent no-op: the saga only
  * refunds what it debited, so it signals a bug upstream.
  */
@@ -27,12 +30,10 @@ import {
   DebitRefunded,
   PaymentAccountEvent
 } from "./PaymentAccountEvents.ts"
-import { type Account, initialState, type LedgerEntry, PaymentAccountState } from "./PaymentAccountState.ts"
+import { initialState, PaymentAccountState } from "./PaymentAccountState.ts"
 
 /** The largest single top-up: 1,000,000.00. */
 export const maxTopUp: Money.Money = Money.make(100_000_000)
-
-const hasTransaction = (account: Account, txId: string): boolean => account.ledger.some((entry) => entry.id === txId)
 
 export const decide = (
   command: PaymentAccountCommand,
@@ -50,7 +51,6 @@ export const decide = (
       const invalid = (reason: string) => reject(new InvalidAmount({ userId, amount, reason }))
       if (!(amount > 0)) return invalid("a top-up must be positive")
       if (amount > maxTopUp) return invalid("a top-up is at most 1000000.00")
-      if (hasTransaction(state, txId)) return ignore
       const balanceAfter = Money.add(balance, amount)
       if (!Money.isSafe(balanceAfter)) return invalid("the balance would exceed its limit")
       return accept(new AccountToppedUp({ userId, txId, amount, balanceAfter, at }))
@@ -58,7 +58,7 @@ export const decide = (
     case "DebitAccount": {
       const { txId, orderId, amount, at } = command
       if (!(amount > 0)) return reject(new InvalidAmount({ userId, amount, reason: "a debit must be positive" }))
-      if (lookup(state.debits, orderId) !== undefined || hasTransaction(state, txId)) return ignore
+      if (lookup(state.debits, orderId) !== undefined) return ignore
       if (amount > balance) return reject(new InsufficientFunds({ userId, orderId, balance, requested: amount }))
       return accept(
         new AccountDebited({ userId, txId, orderId, amount, balanceAfter: Money.subtract(balance, amount), at })
@@ -68,7 +68,7 @@ export const decide = (
       const { txId, orderId, at } = command
       const debit = lookup(state.debits, orderId)
       if (debit === undefined) return reject(new NothingToRefund({ userId, orderId }))
-      if (debit.refunded || hasTransaction(state, txId)) return ignore
+      if (debit.refunded) return ignore
       const amount = debit.amount
       const balanceAfter = Money.add(balance, amount)
       if (!Money.isSafe(balanceAfter)) {
@@ -78,19 +78,6 @@ export const decide = (
     }
   }
 }
-
-const entry = (
-  kind: LedgerEntry["kind"],
-  event: AccountToppedUp | AccountDebited | DebitRefunded,
-  balanceAfter: Money.Money
-): LedgerEntry => ({
-  id: event.txId,
-  kind,
-  amount: event.amount,
-  orderId: event._tag === "AccountToppedUp" ? null : event.orderId,
-  balanceAfter,
-  at: event.at
-})
 
 export const evolve = (state: PaymentAccountState, event: PaymentAccountEvent): PaymentAccountState => {
   if (event._tag === "AccountOpened") {
@@ -104,7 +91,6 @@ export const evolve = (state: PaymentAccountState, event: PaymentAccountEvent): 
       debited: Money.zero,
       refunded: Money.zero,
       debits: {},
-      ledger: [],
       openedAt: event.at,
       updatedAt: event.at
     }
@@ -117,7 +103,6 @@ export const evolve = (state: PaymentAccountState, event: PaymentAccountEvent): 
         ...state,
         balance,
         toppedUp: Money.add(state.toppedUp, event.amount),
-        ledger: [...state.ledger, entry("top_up", event, balance)],
         updatedAt: event.at
       }
     }
@@ -128,7 +113,6 @@ export const evolve = (state: PaymentAccountState, event: PaymentAccountEvent): 
         balance,
         debited: Money.add(state.debited, event.amount),
         debits: withEntry(state.debits, event.orderId, { txId: event.txId, amount: event.amount, refunded: false }),
-        ledger: [...state.ledger, entry("debit", event, balance)],
         updatedAt: event.at
       }
     }
@@ -141,7 +125,6 @@ export const evolve = (state: PaymentAccountState, event: PaymentAccountEvent): 
         refunded: Money.add(state.refunded, event.amount),
         debits:
           debit === undefined ? state.debits : withEntry(state.debits, event.orderId, { ...debit, refunded: true }),
-        ledger: [...state.ledger, entry("refund", event, balance)],
         updatedAt: event.at
       }
     }
@@ -161,5 +144,6 @@ export const PaymentAccount: Aggregate<
   evolve,
   eventSchema: PaymentAccountEvent,
   stateSchema: PaymentAccountState,
-  stateVersion: 1
+  // 2: the ledger left the state.
+  stateVersion: 2
 }

@@ -1,23 +1,13 @@
 /**
  * A wallet: its balance, running totals (so money conservation is checkable:
- * balance = toppedUp − debited + refunded), the debit of each order (at most
- * one, refunded at most once) and the ledger, newest last.
+ * balance = toppedUp − debited + refunded) and the debit of each order (at
+ * most one, refunded at most once). The ledger is not here: it is the
+ * account's stream itself (each movement event carries its transaction id and
+ * the balance after it), read page by page; kept in the state it would make
+ * every movement cost as much as the account's whole history.
  */
 import { Schema } from "effect"
 import { Currency, Money } from "../Money.ts"
-
-export const LedgerEntryKind = Schema.Literals(["top_up", "debit", "refund"])
-export type LedgerEntryKind = typeof LedgerEntryKind.Type
-
-export const LedgerEntry = Schema.Struct({
-  id: Schema.String,
-  kind: LedgerEntryKind,
-  amount: Money,
-  orderId: Schema.NullOr(Schema.String),
-  balanceAfter: Money,
-  at: Schema.DateTimeUtcFromString
-})
-export type LedgerEntry = typeof LedgerEntry.Type
 
 export const OrderDebit = Schema.Struct({
   txId: Schema.String,
@@ -36,7 +26,6 @@ export const Account = Schema.TaggedStruct("Account", {
   debited: Money,
   refunded: Money,
   debits: Schema.Record(Schema.String, OrderDebit),
-  ledger: Schema.Array(LedgerEntry),
   openedAt: Schema.DateTimeUtcFromString,
   updatedAt: Schema.DateTimeUtcFromString
 })
