@@ -1,0 +1,322 @@
+/**
+ * The saga's steps as commands to the actors. Each step reads what it needs
+ * from the saga's state, sends commands whose ids derive from the order and
+ * the step (so a step taken again after a crash appends nothing twice), and
+ * returns the report that moves the saga on. Steps that must not be split
+ * run as one multi-aggregate transaction (`sendTogether`): every line
+ * reserved and the order marked RESERVED, or nothing; the order PAID and its
+ * shipment created; shipment, order and stock shipped.
+ *
+ * A step that finds the order cancelled meanwhile (its owner got there
+ * first) reports that, and the saga compensates. Failures of the stores are
+ * errors: the step is taken again later.
+ */
+import { type ActorError, ActorRuntime, part } from "@agora/actors"
+import { Fulfilment, InventoryItem, Money, Order, Payment, PaymentAccount, Shipment } from "@agora/domain"
+import { DateTime, Effect } from "effect"
+import { SqlClient } from "effect/sql"
+import { PaymentProvider } from "./PaymentProvider.ts"
+import * as PaymentTimers from "./PaymentTimers.ts"
+
+type Saga = Fulfilment.Saga
+type Report = Fulfilment.FulfilmentCommand
+
+/** Store failures stay errors (the step is retried); a domain refusal a step does not expect is a bug. */
+const onlyStoreFailures = <A, E extends { readonly _tag: string }, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, Extract<E, ActorError>, R> =>
+  Effect.catch(effect, (error) =>
+    error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
+      ? Effect.fail(error as Extract<E, ActorError>)
+      : Effect.die(error)
+  )
+
+const context = (saga: Saga, step: string) => ({
+  commandId: `fulfilment/${saga.orderId}/${step}`,
+  correlationId: saga.orderId
+})
+
+export const make = Effect.gen(function* () {
+  const actors = yield* ActorRuntime
+  const provider = yield* PaymentProvider
+  const sql = yield* SqlClient.SqlClient
+  const timeout = yield* PaymentTimers.timeoutConfig
+
+  /** The order's cancellation, reported, when a step found the order CANCELLED. */
+  const orderCancelled = (saga: Saga, at: DateTime.Utc) =>
+    Effect.map(actors.state(Order.Order, saga.orderId), ({ state }): Report => {
+      const reason = state._tag === "Cancelled" ? state.reason : "cancelled_by_user"
+      return new Fulfilment.ReportOrderCancelled({ orderId: saga.orderId, reason, at })
+    })
+
+  const reserve = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
+    const { orderId } = saga
+    return actors
+      .sendTogether(
+        [
+          ...saga.lines.map((line) =>
+            part(
+              InventoryItem.InventoryItem,
+              line.sku,
+              new InventoryItem.Reserve({ sku: line.sku, orderId, quantity: line.quantity, at })
+            )
+          ),
+          part(Order.Order, orderId, new Order.MarkOrderReserved({ orderId, at }))
+        ],
+        context(saga, "reserve")
+      )
+      .pipe(
+        Effect.as<Report>(new Fulfilment.ReportStockSecured({ orderId, at })),
+        Effect.catch((error) =>
+          error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
+            ? Effect.fail(error)
+            : error._tag === "IllegalTransition"
+              ? orderCancelled(saga, at)
+              : // Out of stock, an unknown SKU, a quantity that does not fit: nothing was reserved.
+                Effect.succeed(new Fulfilment.ReportStockUnavailable({ orderId, at }))
+        )
+      )
+  }
+
+  const createPayment = (saga: Saga, at: DateTime.Utc) =>
+    new Payment.CreatePayment({
+      paymentId: saga.paymentId,
+      orderId: saga.orderId,
+      userId: saga.userId,
+      amount: saga.total,
+      method: saga.method,
+      at
+    })
+
+  const payByAccount = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
+    const { orderId, paymentId, userId, total } = saga
+    const debit = new PaymentAccount.DebitAccount({ userId, txId: paymentId, orderId, amount: total, at })
+    const record = (status: "succeeded" | "failed", errorMessage?: string) =>
+      actors.send(
+        Payment.Payment,
+        paymentId,
+        new Payment.RecordProviderResult({
+          paymentId,
+          status,
+          amount: total,
+          ...(errorMessage === undefined ? {} : { errorMessage }),
+          at
+        }),
+        context(saga, `pay/record-${status}`)
+      )
+    return actors
+      .sendTogether(
+        [part(Payment.Payment, paymentId, createPayment(saga, at)), part(PaymentAccount.PaymentAccount, userId, debit)],
+        context(saga, "pay/debit")
+      )
+      .pipe(
+        Effect.andThen(record("succeeded")),
+        Effect.as<Report>(new Fulfilment.ReportPaymentCaptured({ orderId, at })),
+        Effect.catch((error) => {
+          if (error._tag !== "InsufficientFunds" && error._tag !== "AccountNotFound") return Effect.fail(error)
+          // The payment is recorded as failed, for the owner to see why.
+          return actors
+            .send(Payment.Payment, paymentId, createPayment(saga, at), context(saga, "pay/create"))
+            .pipe(
+              Effect.andThen(record("failed", "insufficient funds in the payment account")),
+              Effect.as<Report>(new Fulfilment.ReportPaymentFailed({ orderId, reason: "insufficient_funds", at }))
+            )
+        }),
+        Effect.catchTag("ConcurrencyConflict", Effect.fail),
+        Effect.catchTag("EventStoreError", Effect.fail),
+        // Any other refusal (a payment with other contents under this id) is a bug: surfaced as a defect.
+        Effect.catch((error) => Effect.die(error))
+      )
+  }
+
+  const payByCard = (saga: Saga, at: DateTime.Utc) =>
+    Effect.gen(function* () {
+      const { orderId, paymentId } = saga
+      yield* actors
+        .send(Payment.Payment, paymentId, createPayment(saga, at), context(saga, "pay/create"))
+        .pipe(onlyStoreFailures)
+      yield* PaymentTimers.schedule(paymentId, orderId, DateTime.addDuration(at, timeout)).pipe(
+        Effect.provideService(SqlClient.SqlClient, sql),
+        Effect.orDie
+      )
+      // Unreachable provider: logged; the deadline fails the payment if it never answers.
+      yield* provider
+        .request({
+          paymentId,
+          orderId,
+          amount: Money.toDecimalString(saga.total),
+          currency: saga.currency,
+          cardToken: saga.cardToken ?? ""
+        })
+        .pipe(
+          Effect.retry({ times: 3 }),
+          Effect.catch((error) => Effect.logWarning(`payment ${paymentId}: the provider refused the request`, error))
+        )
+      return new Fulfilment.ReportPaymentRequested({ orderId, at }) as Report
+    })
+
+  const requestShipment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
+    const { orderId, paymentId, shipmentId } = saga
+    return actors
+      .sendTogether(
+        [
+          part(Order.Order, orderId, new Order.MarkOrderPaid({ orderId, paymentId, at })),
+          part(
+            Shipment.Shipment,
+            shipmentId,
+            new Shipment.CreateShipment({ shipmentId, orderId, items: saga.lines, at })
+          )
+        ],
+        context(saga, "request-shipment")
+      )
+      .pipe(
+        Effect.as<Report>(new Fulfilment.ReportShipmentRequested({ orderId, at })),
+        Effect.catch((error) =>
+          error._tag === "IllegalTransition"
+            ? orderCancelled(saga, at)
+            : error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
+              ? Effect.fail(error)
+              : Effect.die(error)
+        )
+      )
+  }
+
+  const recordShipment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
+    const { orderId, shipmentId } = saga
+    const trackingNumber = saga.trackingNumber ?? ""
+    return actors
+      .sendTogether(
+        [
+          part(Shipment.Shipment, shipmentId, new Shipment.MarkShipmentShipped({ shipmentId, trackingNumber, at })),
+          part(Order.Order, orderId, new Order.MarkOrderShipped({ orderId, shipmentId, trackingNumber, at })),
+          ...saga.lines.map((line) =>
+            part(
+              InventoryItem.InventoryItem,
+              line.sku,
+              new InventoryItem.CommitShipment({ sku: line.sku, orderId, at })
+            )
+          )
+        ],
+        context(saga, "record-shipment")
+      )
+      .pipe(
+        Effect.as<Report>(new Fulfilment.ReportShipmentRecorded({ orderId, at })),
+        Effect.catch((error) =>
+          error._tag === "IllegalTransition"
+            ? orderCancelled(saga, at)
+            : error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
+              ? Effect.fail(error)
+              : Effect.die(error)
+        )
+      )
+  }
+
+  /** Gives the money back: the account's debit, and the payment marked refunded. */
+  const refund = (saga: Saga, at: DateTime.Utc) =>
+    Effect.gen(function* () {
+      const { orderId, paymentId, userId } = saga
+      if (saga.method === "account") {
+        yield* actors
+          .send(
+            PaymentAccount.PaymentAccount,
+            userId,
+            new PaymentAccount.RefundDebit({ userId, txId: `${paymentId}/refund`, orderId, at }),
+            context(saga, "refund/account")
+          )
+          .pipe(Effect.catchTag("NothingToRefund", () => Effect.void))
+      }
+      yield* actors
+        .send(Payment.Payment, paymentId, new Payment.MarkPaymentRefunded({ paymentId, at }), context(saga, "refund"))
+        .pipe(Effect.catchTags({ PaymentNotRefundable: () => Effect.void, PaymentNotFound: () => Effect.void }))
+    })
+
+  const compensate = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> =>
+    Effect.gen(function* () {
+      const { orderId, paymentId, shipmentId } = saga
+      const reason = saga.cancelReason ?? "cancelled_by_user"
+      // The payment: failed if still pending, refunded if the money was taken (perhaps just now).
+      const payment = (yield* actors.state(Payment.Payment, paymentId)).state
+      if (payment._tag === "Pending") {
+        const failed = yield* actors
+          .send(
+            Payment.Payment,
+            paymentId,
+            new Payment.FailPayment({ paymentId, reason: reason === "payment_timeout" ? "timeout" : "cancelled", at }),
+            context(saga, "compensate/fail-payment")
+          )
+          .pipe(
+            Effect.as(true),
+            Effect.catchTag("PaymentAlreadySucceeded", () => Effect.succeed(false)),
+            Effect.catchTag("PaymentNotFound", () => Effect.succeed(true))
+          )
+        if (!failed) yield* refund(saga, at)
+      } else if (payment._tag === "Succeeded") {
+        yield* refund(saga, at)
+      }
+      // Held stock goes back (releasing what is not held records nothing).
+      yield* Effect.forEach(
+        saga.lines,
+        (line) =>
+          actors.send(
+            InventoryItem.InventoryItem,
+            line.sku,
+            new InventoryItem.Release({ sku: line.sku, orderId, at }),
+            context(saga, `compensate/release/${line.sku}`)
+          ),
+        { discard: true }
+      ).pipe(Effect.catchTag("ProductNotFound", () => Effect.void))
+      if (saga.shipmentCreated) {
+        yield* actors
+          .send(
+            Shipment.Shipment,
+            shipmentId,
+            new Shipment.CancelShipment({ shipmentId, reason, at }),
+            context(saga, "compensate/cancel-shipment")
+          )
+          .pipe(Effect.catchTags({ ShipmentNotFound: () => Effect.void, IllegalShipmentTransition: () => Effect.void }))
+      }
+      yield* actors
+        .send(Order.Order, orderId, new Order.CancelOrder({ orderId, reason, at }), context(saga, "compensate/cancel"))
+        .pipe(
+          Effect.catchTag("IllegalTransition", (e) => Effect.logError("compensation: the order cannot be cancelled", e))
+        )
+      return new Fulfilment.ReportCompensated({ orderId, at }) as Report
+    }).pipe(
+      Effect.catch((error) =>
+        error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
+          ? Effect.fail(error)
+          : Effect.die(error)
+      )
+    )
+
+  const refundLatePayment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> =>
+    refund(saga, at).pipe(
+      Effect.as<Report>(new Fulfilment.ReportLateRefund({ orderId: saga.orderId, at })),
+      Effect.catch((error) =>
+        error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
+          ? Effect.fail(error)
+          : Effect.die(error)
+      )
+    )
+
+  /** Takes one step of the saga and reports its outcome. */
+  const take = (step: Fulfilment.Step, saga: Saga): Effect.Effect<Report, ActorError> =>
+    Effect.flatMap(DateTime.now, (at) => {
+      switch (step) {
+        case "reserve":
+          return reserve(saga, at)
+        case "pay":
+          return saga.method === "account" ? payByAccount(saga, at) : payByCard(saga, at)
+        case "request_shipment":
+          return requestShipment(saga, at)
+        case "record_shipment":
+          return recordShipment(saga, at)
+        case "compensate":
+          return compensate(saga, at)
+        case "refund_late_payment":
+          return refundLatePayment(saga, at)
+      }
+    })
+
+  return { take }
+})

@@ -1,0 +1,73 @@
+/**
+ * Durable payment deadlines (`PAYMENT_TIMEOUT`, default 60 s): a card payment
+ * the provider has not answered by then is failed with reason `timeout`,
+ * which the saga turns into a cancellation (`payment_timeout`). Deadlines are
+ * rows of `payment_timers`, not `setTimeout`s, so a restart keeps them; a
+ * scheduler fiber fires the due ones. Firing twice is harmless: failing a
+ * failed payment records nothing, and a payment that succeeded in time
+ * refuses to fail.
+ */
+import { ActorRuntime } from "@agora/actors"
+import { Payment } from "@agora/domain"
+import { Config, DateTime, Duration, Effect, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+
+/** How long a card payment may stay unanswered. */
+export const timeoutConfig = Config.Duration("PAYMENT_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60)))
+
+export const migrate = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE IF NOT EXISTS payment_timers (
+    payment_id text PRIMARY KEY,
+    order_id text NOT NULL,
+    due_at timestamptz NOT NULL,
+    fired_at timestamptz
+  )`
+  yield* sql`CREATE INDEX IF NOT EXISTS payment_timers_due ON payment_timers (due_at) WHERE fired_at IS NULL`
+})
+
+/** Sets the deadline of a payment (once: a repeat keeps the first). */
+export const schedule = (paymentId: string, orderId: string, dueAt: DateTime.Utc) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`INSERT INTO payment_timers (payment_id, order_id, due_at)
+        VALUES (${paymentId}, ${orderId}, ${DateTime.toDateUtc(dueAt)})
+        ON CONFLICT (payment_id) DO NOTHING`.pipe(Effect.asVoid)
+  )
+
+/** Fires every due deadline; returns how many. */
+export const fireDue = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const actors = yield* ActorRuntime
+  const due = yield* sql<{ readonly payment_id: string; readonly order_id: string }>`
+    SELECT payment_id, order_id FROM payment_timers
+    WHERE fired_at IS NULL AND due_at <= now() ORDER BY due_at LIMIT 200`
+  yield* Effect.forEach(
+    due,
+    (timer) =>
+      Effect.gen(function* () {
+        const at = yield* DateTime.now
+        yield* actors
+          .send(
+            Payment.Payment,
+            timer.payment_id,
+            new Payment.FailPayment({ paymentId: timer.payment_id, reason: "timeout", at }),
+            { commandId: `timer/${timer.payment_id}`, correlationId: timer.order_id }
+          )
+          .pipe(
+            // Answered in time (or never created): nothing to fail.
+            Effect.catchTags({ PaymentAlreadySucceeded: () => Effect.void, PaymentNotFound: () => Effect.void })
+          )
+        yield* sql`UPDATE payment_timers SET fired_at = now() WHERE payment_id = ${timer.payment_id}`
+      }),
+    { concurrency: 16, discard: true }
+  )
+  return due.length
+})
+
+/** The scheduler: checks for due deadlines every 250 ms for as long as it runs; failures are logged and retried. */
+export const run = fireDue.pipe(
+  Effect.tapCause((cause) => Effect.logWarning("payment timers: a pass failed; retrying", cause)),
+  Effect.ignore,
+  Effect.repeat(Schedule.spaced("250 millis")),
+  Effect.asVoid
+)

@@ -1,0 +1,30 @@
+/**
+ * The integration with the outside world over the broker, for the layer's
+ * lifetime: the outbox (table, trigger) and its relay, and the shipping
+ * inbox. Needs the broker, the database and the saga coordinator.
+ */
+import type { Broker } from "@agora/broker"
+import { Effect, Layer, Schedule } from "effect"
+import type { SqlClient } from "effect/sql"
+import type { FulfilmentSaga } from "../fulfilment/FulfilmentSaga.ts"
+import * as Outbox from "./Outbox.ts"
+import * as OutboxRelay from "./OutboxRelay.ts"
+import * as ShippingInbox from "./ShippingInbox.ts"
+
+export const layer: Layer.Layer<never, unknown, Broker | SqlClient.SqlClient | FulfilmentSaga> = Layer.effectDiscard(
+  Effect.gen(function* () {
+    yield* Outbox.migrate
+    yield* ShippingInbox.migrate
+    yield* Effect.forkScoped(OutboxRelay.run)
+    // Subscribed in the background, so a broker that is down at start delays the inbox, not the server.
+    yield* Effect.forkScoped(
+      Effect.scoped(
+        ShippingInbox.run.pipe(
+          Effect.tapCause((cause) => Effect.logWarning("shipping inbox: cannot subscribe yet; retrying", cause)),
+          Effect.retry(Schedule.spaced("1 second")),
+          Effect.andThen(Effect.never)
+        )
+      )
+    )
+  })
+)

@@ -1,0 +1,69 @@
+/**
+ * Publishes the outbox to the broker, in `id` order (the commit order of the
+ * events that caused the messages, so per order id too), and marks what the
+ * broker accepted. A broker outage stops it (with a growing pause, up to
+ * 5 s) and the outbox grows; it drains when the broker is back. A crash
+ * between publishing and marking republishes those messages: consumers
+ * dedupe by `event_id`. Runs in one process at a time (the composition root
+ * starts one; a lease is issue 9's).
+ */
+import { Broker, type OutgoingMessage, type Topic } from "@agora/broker"
+import { Duration, Effect, Metric, Schedule } from "effect"
+import { SqlClient } from "effect/sql"
+
+export const published = Metric.counter("agora_outbox_published_total", {
+  description: "Integration events the outbox relay published",
+  incremental: true
+})
+
+interface Row {
+  readonly id: string | number
+  readonly event_id: string
+  readonly topic: string
+  readonly key: string
+  readonly payload: unknown
+}
+
+const batchSize = 500
+
+/** Publishes one batch; returns how many messages it published. */
+export const publishBatch = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const broker = yield* Broker
+  const rows = yield* sql<Row>`
+    SELECT id, event_id, topic, key, payload FROM outbox
+    WHERE published_at IS NULL ORDER BY id LIMIT ${batchSize}`
+  if (rows.length === 0) return 0
+  const messages: Array<OutgoingMessage> = rows.map((row) => ({
+    topic: row.topic as Topic,
+    key: row.key,
+    eventId: row.event_id,
+    value: typeof row.payload === "string" ? row.payload : JSON.stringify(row.payload)
+  }))
+  yield* broker.publish(messages)
+  const ids = rows.map((row) => String(row.id))
+  yield* sql`UPDATE outbox SET published_at = now() WHERE id = ANY(${ids}::bigint[])`
+  yield* Metric.update(published, rows.length)
+  return rows.length
+})
+
+/** The relay: publishes while there is a backlog, then checks every 20 ms; backs off while the broker is down. */
+export const run = Effect.gen(function* () {
+  let failures = 0
+  while (true) {
+    const outcome = yield* Effect.result(publishBatch)
+    if (outcome._tag === "Success") {
+      failures = 0
+      if (outcome.success < batchSize) yield* Effect.sleep("20 millis")
+      continue
+    }
+    failures++
+    if (failures === 1 || failures % 20 === 0) {
+      yield* Effect.logWarning(
+        `outbox relay: publishing failed ${failures} time(s) in a row; retrying`,
+        outcome.failure
+      )
+    }
+    yield* Effect.sleep(Duration.millis(Math.min(5_000, 50 * 2 ** Math.min(failures, 7))))
+  }
+}).pipe(Effect.retry(Schedule.spaced("1 second")))

@@ -1,0 +1,13 @@
+/** Why the saga refused a report. */
+import { Schema } from "effect"
+
+/** A report about an order whose saga never started (no such order, or the message is not ours). */
+export class FulfilmentNotFound extends Schema.TaggedError<FulfilmentNotFound>()("FulfilmentNotFound", {
+  orderId: Schema.String
+}) {
+  override get message() {
+    return `no fulfilment for order ${this.orderId}`
+  }
+}
+
+export type FulfilmentError = FulfilmentNotFound
