@@ -10,9 +10,21 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { InProcessActorRuntime } from "@agora/actors"
 import { ApiLive, ClientErrors } from "@agora/api"
-import { Accounts, Catalog, Orders, Payments, Shipments, Users } from "@agora/app"
+import {
+  Accounts,
+  Catalog,
+  FulfilmentSaga,
+  Integration,
+  Orders,
+  PaymentProvider,
+  Payments,
+  Shipments,
+  Users
+} from "@agora/app"
+import { BrokerConfig } from "@agora/broker"
 import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
 import { PgEventStore } from "@agora/eventstore"
+import { PaymentProviderSimulator, ShippingSimulator } from "@agora/simulators"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Option } from "effect"
 import { HttpMiddleware, HttpRouter } from "effect/http"
@@ -56,13 +68,40 @@ const RateLimits = Layer.unwrap(
 const EdgeStores = Layer.mergeAll(IdempotencyStore.layer(), RateLimits)
 
 /**
+ * The payment provider: a real one at `PAYMENT_PROVIDER_URL`, or the built-in
+ * simulator mounted at `/sim/payment-provider` (unless `PAYMENT_SIMULATOR=off`).
+ * The simulator signs callbacks to any URL it is given: it is only mounted
+ * when no real provider is configured.
+ */
+const PaymentSimulatorRoutes = Layer.unwrap(
+  Effect.gen(function* () {
+    const provider = yield* Config.option(Config.String("PAYMENT_PROVIDER_URL"))
+    const enabled = yield* Config.String("PAYMENT_SIMULATOR").pipe(Config.withDefault("on"))
+    if ((Option.isSome(provider) && provider.value !== "") || enabled === "off") return Layer.empty
+    yield* Effect.logInfo(`Payment provider: the built-in simulator at ${PaymentProviderSimulator.defaultPrefix}`)
+    return PaymentProviderSimulator.layer()
+  })
+)
+
+/**
+ * The background work: the saga coordinator (following the event log, firing
+ * payment deadlines), the outbox relay and the shipping inbox on the broker
+ * (Kafka, RabbitMQ or in process, by configuration), and the built-in shipping
+ * service (`SHIPPING_SIMULATOR=off` disables it).
+ */
+const Workers = Layer.mergeAll(Integration.layer, ShippingSimulator.layer).pipe(
+  Layer.provideMerge(FulfilmentSaga.layer.pipe(Layer.provide(PaymentProvider.layer))),
+  Layer.provide(BrokerConfig.layerFromConfig)
+)
+
+/**
  * The router, served. One log line per request (`HTTP_ACCESS_LOG=true`) is off
  * by default: at tens of thousands of requests a second it costs more than
  * the requests; `/metrics` counts them by route and status instead.
  */
 const Served = Layer.unwrap(
   Effect.map(Config.Boolean("HTTP_ACCESS_LOG").pipe(Config.withDefault(false)), (accessLog) =>
-    HttpRouter.serve(Layer.mergeAll(ApiLive.routes, HttpApp), { disableLogger: !accessLog })
+    HttpRouter.serve(Layer.mergeAll(ApiLive.routes, HttpApp, PaymentSimulatorRoutes), { disableLogger: !accessLog })
   )
 )
 
@@ -82,6 +121,7 @@ const Main = Served.pipe(
   Layer.provide(HttpServerLive),
   Layer.provide(AdminSeed.layer),
   Layer.provide(CatalogSeed.layer),
+  Layer.provide(Workers),
   Layer.provide(App),
   Layer.provide(DevDefaults.layer(join(repoRoot, ".data")))
 )

@@ -15,8 +15,19 @@ import { HttpEffect, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { Caller } from "./Caller.ts"
 import * as Problem from "./Problem.ts"
 
-/** Paths never limited. */
-export const exemptPaths: ReadonlySet<string> = new Set(["/api/health", "/api/ready", "/metrics"])
+/**
+ * Paths never limited: probes, metrics, and the payment provider's webhook (one
+ * provider address sends every callback; it is authenticated by its signature,
+ * and a refused callback would only be retried).
+ */
+export const exemptPaths: ReadonlySet<string> = new Set([
+  "/api/health",
+  "/api/ready",
+  "/metrics",
+  "/api/payments/callback"
+])
+/** Prefixes never limited: the built-in simulators stand for services outside Agora. */
+export const exemptPrefixes: ReadonlyArray<string> = ["/sim/"]
 
 const pathOf = (url: string) => {
   const end = url.search(/[?#]/)
@@ -31,7 +42,8 @@ export const make = Effect.gen(function* () {
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | Caller | HttpServerRequest.HttpServerRequest> =>
     Effect.gen(function* () {
       const request = yield* HttpServerRequest.HttpServerRequest
-      if (exemptPaths.has(pathOf(request.url))) return yield* app
+      const path = pathOf(request.url)
+      if (exemptPaths.has(path) || exemptPrefixes.some((prefix) => path.startsWith(prefix))) return yield* app
       const caller = yield* Caller
       const decision = yield* limiter.take(caller.subject)
       if (decision._tag === "Limited") {

@@ -23,10 +23,11 @@
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 
-const capture = `
+const money = `
 CREATE OR REPLACE FUNCTION agora_money(minor bigint) RETURNS text
-  LANGUAGE sql IMMUTABLE AS $$ SELECT to_char(minor / 100.0, 'FM999999999999990.00') $$;
+  LANGUAGE sql IMMUTABLE AS $$ SELECT to_char(minor / 100.0, 'FM999999999999990.00') $$`
 
+const capture = `
 CREATE OR REPLACE FUNCTION agora_outbox_capture() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   d jsonb := NEW.data;
@@ -96,6 +97,7 @@ export const migrate = Effect.gen(function* () {
         published_at timestamptz
       )`
       yield* sql`CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL`
+      yield* sql.unsafe(money)
       yield* sql.unsafe(capture)
       yield* sql`DROP TRIGGER IF EXISTS agora_outbox ON events`
       yield* sql`CREATE TRIGGER agora_outbox AFTER INSERT ON events FOR EACH ROW

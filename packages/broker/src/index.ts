@@ -1,0 +1,5 @@
+export * from "./Broker.ts"
+export * as BrokerConfig from "./BrokerConfig.ts"
+export * as InProcessBroker from "./InProcessBroker.ts"
+export * as KafkaBroker from "./KafkaBroker.ts"
+export * as RabbitMqBroker from "./RabbitMqBroker.ts"
