@@ -68,7 +68,9 @@ const runAt = async (clients: number): Promise<Row> => {
   const databaseUrl = await BenchDatabase.fresh(`agora_bench_saga_${clients}`)
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
-  const child: ChildProcess = spawn(process.execPath, [mainTs], {
+  // `--profile=DIR`: a CPU profile of the server, written when it stops.
+  const profile = args.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`]
+  const child: ChildProcess = spawn(process.execPath, [...profile, mainTs], {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,

@@ -162,7 +162,7 @@ export const make = Effect.gen(function* () {
               ),
             { discard: true }
           ),
-        { concurrency: 64, discard: true }
+        { concurrency: 512, discard: true }
       )
     })
 

@@ -3,9 +3,9 @@
  * from the saga's state, sends commands whose ids derive from the order and
  * the step (so a step taken again after a crash appends nothing twice), and
  * returns the report that moves the saga on. Steps that must not be split
- * run as one multi-aggregate transaction (`sendTogether`): every line
- * reserved and the order marked RESERVED, or nothing; the order PAID and its
- * shipment created; shipment, order and stock shipped.
+ * run as one multi-aggregate transaction (`sendTogether`): the order PAID
+ * and its shipment created; shipment, order and stock shipped. Reservation
+ * is all or nothing by compensation instead (see `reserve`).
  *
  * A step that finds the order cancelled meanwhile (its owner got there
  * first) reports that, and the saga compensates. Failures of the stores are
@@ -49,34 +49,73 @@ export const make = Effect.gen(function* () {
       return new Fulfilment.ReportOrderCancelled({ orderId: saga.orderId, reason, at })
     })
 
-  const reserve = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
-    const { orderId } = saga
-    return actors
-      .sendTogether(
-        [
-          ...saga.lines.map((line) =>
-            part(
+  /**
+   * Every line, all or nothing: each line is reserved by its SKU's actor (so
+   * reservations of a popular SKU are batched into one append per mailbox
+   * turn, where one transaction over every SKU would serialise all orders on
+   * it); if any line cannot be, the lines that were are released. Then the
+   * order is marked RESERVED.
+   */
+  const reserve = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> =>
+    Effect.gen(function* () {
+      const { orderId } = saga
+      const outcomes = yield* Effect.forEach(
+        saga.lines,
+        (line) =>
+          actors
+            .send(
               InventoryItem.InventoryItem,
               line.sku,
-              new InventoryItem.Reserve({ sku: line.sku, orderId, quantity: line.quantity, at })
+              new InventoryItem.Reserve({ sku: line.sku, orderId, quantity: line.quantity, at }),
+              context(saga, `reserve/${line.sku}`)
             )
-          ),
-          part(Order.Order, orderId, new Order.MarkOrderReserved({ orderId, at }))
-        ],
-        context(saga, "reserve")
+            .pipe(
+              Effect.as(true),
+              Effect.catch((error) =>
+                error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
+                  ? Effect.fail(error)
+                  : // Out of stock, an unknown SKU, a quantity that does not fit: this line is not held.
+                    Effect.succeed(false)
+              )
+            ),
+        { concurrency: "unbounded" }
       )
-      .pipe(
-        Effect.as<Report>(new Fulfilment.ReportStockSecured({ orderId, at })),
-        Effect.catch((error) =>
-          error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
-            ? Effect.fail(error)
-            : error._tag === "IllegalTransition"
+      if (outcomes.includes(false)) {
+        yield* releaseAll(saga, at, "reserve/undo")
+        return new Fulfilment.ReportStockUnavailable({ orderId, at }) as Report
+      }
+      return yield* actors
+        .send(Order.Order, orderId, new Order.MarkOrderReserved({ orderId, at }), context(saga, "reserve/order"))
+        .pipe(
+          Effect.as<Report>(new Fulfilment.ReportStockSecured({ orderId, at })),
+          Effect.catch((error) =>
+            error._tag === "IllegalTransition"
               ? orderCancelled(saga, at)
-              : // Out of stock, an unknown SKU, a quantity that does not fit: nothing was reserved.
-                Effect.succeed(new Fulfilment.ReportStockUnavailable({ orderId, at }))
+              : error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
+                ? Effect.fail(error)
+                : Effect.die(error)
+          )
         )
-      )
-  }
+    })
+
+  /** Gives back whatever the order holds of each line (releasing nothing held records nothing). */
+  const releaseAll = (saga: Saga, at: DateTime.Utc, step: string) =>
+    Effect.forEach(
+      saga.lines,
+      (line) =>
+        actors
+          .send(
+            InventoryItem.InventoryItem,
+            line.sku,
+            new InventoryItem.Release({ sku: line.sku, orderId: saga.orderId, at }),
+            context(saga, `${step}/${line.sku}`)
+          )
+          .pipe(
+            Effect.catchTag("ProductNotFound", () => Effect.void),
+            onlyStoreFailures
+          ),
+      { concurrency: "unbounded", discard: true }
+    )
 
   const createPayment = (saga: Saga, at: DateTime.Utc) =>
     new Payment.CreatePayment({
@@ -254,17 +293,7 @@ export const make = Effect.gen(function* () {
         yield* refund(saga, at)
       }
       // Held stock goes back (releasing what is not held records nothing).
-      yield* Effect.forEach(
-        saga.lines,
-        (line) =>
-          actors.send(
-            InventoryItem.InventoryItem,
-            line.sku,
-            new InventoryItem.Release({ sku: line.sku, orderId, at }),
-            context(saga, `compensate/release/${line.sku}`)
-          ),
-        { discard: true }
-      ).pipe(Effect.catchTag("ProductNotFound", () => Effect.void))
+      yield* releaseAll(saga, at, "compensate/release")
       if (saga.shipmentCreated) {
         yield* actors
           .send(
