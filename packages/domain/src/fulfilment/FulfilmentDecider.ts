@@ -43,6 +43,8 @@ const cancellable: ReadonlySet<Stage> = new Set([
   "recording_shipment"
 ])
 
+const awaitingCarrier = (stage: Stage) => stage === "requesting_shipment" || stage === "awaiting_shipment"
+
 const when = <E>(condition: boolean, event: () => E): Decision<E, never> => (condition ? accept(event()) : ignore)
 
 export const decide = (
@@ -73,13 +75,16 @@ export const decide = (
       return when(state.stage === "paying" || state.stage === "awaiting_payment", () => cancel(command.reason))
     case "ReportShipmentRequested":
       return when(state.stage === "requesting_shipment", () => new ShipmentRequested({ orderId, at }))
+    // The shipping service can only answer an `order.paid` it received, which was committed with the
+    // shipment: its answer may overtake the saga's own record of that step (after a crash, a slow restart),
+    // so it is taken in `requesting_shipment` too, rather than dropped as too early.
     case "ReportCarrierShipped":
       return when(
-        state.stage === "awaiting_shipment",
+        awaitingCarrier(state.stage),
         () => new CarrierShipped({ orderId, trackingNumber: command.trackingNumber, at })
       )
     case "ReportCarrierCancelled":
-      return when(state.stage === "awaiting_shipment", () => cancel("shipping_cancelled"))
+      return when(awaitingCarrier(state.stage), () => cancel("shipping_cancelled"))
     case "ReportShipmentRecorded":
       return when(state.stage === "recording_shipment", () => new FulfilmentShipped({ orderId, at }))
     case "ReportOrderCancelled":
@@ -126,11 +131,15 @@ export const evolve = (state: FulfilmentState, event: FulfilmentEvent): Fulfilme
     case "ShipmentRequested":
       return to("awaiting_shipment", { shipmentCreated: true })
     case "CarrierShipped":
-      return to("recording_shipment", { trackingNumber: event.trackingNumber })
+      return to("recording_shipment", { shipmentCreated: true, trackingNumber: event.trackingNumber })
     case "FulfilmentShipped":
       return to("shipped", { reserved: false })
     case "CancellationStarted":
-      return to("cancelling", { cancelReason: event.reason })
+      // Cancelled by the shipping service: the shipment exists even if the saga had not recorded it yet.
+      return to("cancelling", {
+        cancelReason: event.reason,
+        ...(event.reason === "shipping_cancelled" ? { shipmentCreated: true } : {})
+      })
     case "FulfilmentCancelled":
       return to("cancelled", { reserved: false, captured: false })
     case "LatePaymentReceived":

@@ -124,6 +124,26 @@ describe("Fulfilment properties", () => {
     })
   }
 
+  it("takes the carrier's answer even before the saga recorded the shipment request (it can overtake it)", () => {
+    const at = fc.sample(arbitraryAt, 1)[0]!
+    let state = Fulfilment.initialState
+    for (const command of [
+      fc.sample(start("account"), 1)[0]!,
+      new ReportStockSecured({ orderId, at }),
+      new ReportPaymentCaptured({ orderId, at })
+    ]) {
+      const decided = Fulfilment.decide(command, state)
+      if (decided._tag === "Failure") return assert.fail("refused")
+      for (const event of decided.success) state = Fulfilment.evolve(state, event)
+    }
+    assert.strictEqual(state._tag === "Saga" ? state.stage : undefined, "requesting_shipment")
+    const shipped = Fulfilment.decide(new ReportCarrierShipped({ orderId, trackingNumber: "T", at }), state)
+    if (shipped._tag === "Failure" || shipped.success.length !== 1) return assert.fail("the answer was dropped")
+    const after = Fulfilment.evolve(state, shipped.success[0]!)
+    assert.strictEqual(nextStep(after), "record_shipment")
+    assert.isTrue(after._tag === "Saga" && after.shipmentCreated)
+  })
+
   it("reports about an order whose saga never started are refused", () => {
     const refused = Fulfilment.decide(new ReportStockSecured({ orderId, at: fc.sample(arbitraryAt, 1)[0]! }), {
       _tag: "NotStarted"
