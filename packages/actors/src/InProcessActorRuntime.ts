@@ -113,6 +113,9 @@ const codecsOf = (aggregate: AnyAggregate): Codecs => {
 const toDomain = (codecs: Codecs, event: RecordedEvent) =>
   codecs.decodeEvent({ ...(event.data as Record<string, unknown>), _tag: event.type })
 
+/** Events read with the snapshot when an instance is activated (its whole stream, if it is short). */
+const activationReadAhead = 128
+
 export const make = (options: Options = {}) =>
   Effect.gen(function* () {
     const store = yield* EventStore
@@ -187,11 +190,21 @@ export const make = (options: Options = {}) =>
         cell.version = last.version
       })
 
+    /**
+     * Loads the snapshot and the head of the stream at once (one round trip's
+     * wait, not two): most instances are new or short, and their whole stream
+     * comes with that first read. Events the snapshot already holds are
+     * skipped; a longer stream is read on from where the snapshot or the
+     * first read ended.
+     */
     const activate = (aggregate: AnyAggregate, cell: Cell) =>
       Effect.gen(function* () {
         cell.state = aggregate.initialState
         cell.version = 0
-        const snapshot = yield* snapshots.load(cell.key)
+        const [snapshot, head] = yield* Effect.all(
+          [snapshots.load(cell.key), store.readStream(cell.key, { fromVersion: 1, maxCount: activationReadAhead })],
+          { concurrency: 2 }
+        )
         if (Option.isSome(snapshot) && snapshot.value.schemaVersion === aggregate.stateVersion) {
           // An unreadable snapshot is ignored: the stream is the truth.
           const state = Option.liftThrowable(codecsOf(aggregate).decodeState)(snapshot.value.data)
@@ -201,7 +214,21 @@ export const make = (options: Options = {}) =>
           }
         }
         cell.snapshotVersion = cell.version
-        yield* catchUp(aggregate, cell)
+        const codecs = codecsOf(aggregate)
+        const fresh = head.filter((event) => event.version > cell.version)
+        const last = fresh.at(-1)
+        // Only a gap-free continuation of the state's version can be folded onto it.
+        if (last !== undefined && fresh[0]!.version === cell.version + 1) {
+          cell.state = fold(
+            aggregate,
+            cell.state,
+            fresh.map((e) => toDomain(codecs, e))
+          )
+          cell.version = last.version
+        }
+        if (head.length === activationReadAhead || (last !== undefined && cell.version !== last.version)) {
+          yield* catchUp(aggregate, cell)
+        }
         cell.loaded = true
         yield* Metric.update(ActorMetrics.activations, 1)
       })

@@ -5,7 +5,10 @@
  * returns the report that moves the saga on. Steps that must not be split
  * run as one multi-aggregate transaction (`sendTogether`): the order PAID
  * and its shipment created; shipment, order and stock shipped. Reservation
- * is all or nothing by compensation instead (see `reserve`).
+ * is all or nothing by compensation instead (see `reserve`). Where a step is
+ * one transaction, the saga's own transition (its report) is written in it
+ * too: the runner's report that follows then records nothing and costs no
+ * round trip.
  *
  * A step that finds the order cancelled meanwhile (its owner got there
  * first) reports that, and the saga compensates. Failures of the stores are
@@ -84,10 +87,17 @@ export const make = Effect.gen(function* () {
         yield* releaseAll(saga, at, "reserve/undo")
         return new Fulfilment.ReportStockUnavailable({ orderId, at }) as Report
       }
+      const secured = new Fulfilment.ReportStockSecured({ orderId, at })
       return yield* actors
-        .send(Order.Order, orderId, new Order.MarkOrderReserved({ orderId, at }), context(saga, "reserve/order"))
+        .sendTogether(
+          [
+            part(Order.Order, orderId, new Order.MarkOrderReserved({ orderId, at })),
+            part(Fulfilment.Fulfilment, orderId, secured)
+          ],
+          context(saga, "reserve/order")
+        )
         .pipe(
-          Effect.as<Report>(new Fulfilment.ReportStockSecured({ orderId, at })),
+          Effect.as<Report>(secured),
           Effect.catch((error) =>
             error._tag === "IllegalTransition"
               ? orderCancelled(saga, at)
@@ -196,6 +206,7 @@ export const make = Effect.gen(function* () {
 
   const requestShipment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
     const { orderId, paymentId, shipmentId } = saga
+    const requested = new Fulfilment.ReportShipmentRequested({ orderId, at })
     return actors
       .sendTogether(
         [
@@ -204,12 +215,13 @@ export const make = Effect.gen(function* () {
             Shipment.Shipment,
             shipmentId,
             new Shipment.CreateShipment({ shipmentId, orderId, items: saga.lines, at })
-          )
+          ),
+          part(Fulfilment.Fulfilment, orderId, requested)
         ],
         context(saga, "request-shipment")
       )
       .pipe(
-        Effect.as<Report>(new Fulfilment.ReportShipmentRequested({ orderId, at })),
+        Effect.as<Report>(requested),
         Effect.catch((error) =>
           error._tag === "IllegalTransition"
             ? orderCancelled(saga, at)
@@ -222,6 +234,7 @@ export const make = Effect.gen(function* () {
 
   const recordShipment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
     const { orderId, shipmentId } = saga
+    const recorded = new Fulfilment.ReportShipmentRecorded({ orderId, at })
     const trackingNumber = saga.trackingNumber ?? ""
     return actors
       .sendTogether(
@@ -234,12 +247,13 @@ export const make = Effect.gen(function* () {
               line.sku,
               new InventoryItem.CommitShipment({ sku: line.sku, orderId, at })
             )
-          )
+          ),
+          part(Fulfilment.Fulfilment, orderId, recorded)
         ],
         context(saga, "record-shipment")
       )
       .pipe(
-        Effect.as<Report>(new Fulfilment.ReportShipmentRecorded({ orderId, at })),
+        Effect.as<Report>(recorded),
         Effect.catch((error) =>
           error._tag === "IllegalTransition"
             ? orderCancelled(saga, at)
