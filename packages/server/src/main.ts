@@ -26,7 +26,7 @@ import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@ag
 import { PgEventStore } from "@agora/eventstore"
 import { PaymentProviderSimulator, ShippingSimulator } from "@agora/simulators"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Config, Effect, Layer, Option } from "effect"
+import { Config, Effect, Layer, Option, Schedule } from "effect"
 import { HttpMiddleware, HttpRouter } from "effect/http"
 import * as AdminSeed from "./AdminSeed.ts"
 import * as CatalogSeed from "./CatalogSeed.ts"
@@ -89,7 +89,24 @@ const PaymentSimulatorRoutes = Layer.unwrap(
  * (Kafka, RabbitMQ or in process, by configuration), and the built-in shipping
  * service (`SHIPPING_SIMULATOR=off` disables it).
  */
-const Workers = Layer.mergeAll(Integration.layer, ShippingSimulator.layer).pipe(
+/**
+ * The built-in shipping service, started in the background: with RabbitMQ or
+ * Kafka down at boot its subscription fails; it is retried every 2 s instead
+ * of keeping the server from starting (SPEC §8: a broker outage degrades).
+ */
+const ShippingService = Layer.effectDiscard(
+  Effect.forkScoped(
+    Effect.scoped(
+      Layer.build(ShippingSimulator.layer).pipe(
+        Effect.tapCause((cause) => Effect.logWarning("shipping simulator: cannot subscribe yet; retrying", cause)),
+        Effect.retry(Schedule.spaced("2 seconds")),
+        Effect.andThen(Effect.never)
+      )
+    )
+  )
+)
+
+const Workers = Layer.mergeAll(Integration.layer, ShippingService).pipe(
   Layer.provideMerge(FulfilmentSaga.layer.pipe(Layer.provide(PaymentProvider.layer))),
   Layer.provide(BrokerConfig.layerFromConfig)
 )

@@ -21,7 +21,7 @@ export const layer: Layer.Layer<never, unknown, Broker | SqlClient.SqlClient | F
       Effect.scoped(
         ShippingInbox.run.pipe(
           Effect.tapCause((cause) => Effect.logWarning("shipping inbox: cannot subscribe yet; retrying", cause)),
-          Effect.retry(Schedule.spaced("1 second")),
+          Effect.retry(Schedule.spaced("2 seconds")),
           Effect.andThen(Effect.never)
         )
       )
