@@ -56,8 +56,8 @@ export const make = Effect.gen(function* () {
    * Every line, all or nothing: each line is reserved by its SKU's actor (so
    * reservations of a popular SKU are batched into one append per mailbox
    * turn, where one transaction over every SKU would serialise all orders on
-   * it); if any line cannot be, the lines that were are released. Then the
-   * order is marked RESERVED.
+   * it); if any line cannot be, the saga is told and its compensation releases
+   * the lines that were. Then the order is marked RESERVED.
    */
   const reserve = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> =>
     Effect.gen(function* () {
@@ -83,10 +83,10 @@ export const make = Effect.gen(function* () {
             ),
         { concurrency: "unbounded" }
       )
-      if (outcomes.includes(false)) {
-        yield* releaseAll(saga, at, "reserve/undo")
-        return new Fulfilment.ReportStockUnavailable({ orderId, at }) as Report
-      }
+      // A line that cannot be held fails the step with no undo of its own: the report is recorded first, then
+      // compensation releases what was held. Undoing here, before the report, would make a retry after a crash
+      // judge again against a world that changed meanwhile (a restock) and hold a line that was given back.
+      if (outcomes.includes(false)) return new Fulfilment.ReportStockUnavailable({ orderId, at }) as Report
       const secured = new Fulfilment.ReportStockSecured({ orderId, at })
       return yield* actors
         .sendTogether(
@@ -163,13 +163,12 @@ export const make = Effect.gen(function* () {
         Effect.as<Report>(new Fulfilment.ReportPaymentCaptured({ orderId, at })),
         Effect.catch((error) => {
           if (error._tag !== "InsufficientFunds" && error._tag !== "AccountNotFound") return Effect.fail(error)
-          // The payment is recorded as failed, for the owner to see why.
-          return actors
-            .send(Payment.Payment, paymentId, createPayment(saga, at), context(saga, "pay/create"))
-            .pipe(
-              Effect.andThen(record("failed", "insufficient funds in the payment account")),
-              Effect.as<Report>(new Fulfilment.ReportPaymentFailed({ orderId, reason: "insufficient_funds", at }))
-            )
+          // Nothing was written (payment and debit are one transaction): the saga is told first; compensation
+          // then records the failed payment. A retry after a crash before the report may find money topped up
+          // meanwhile and pay: either outcome is whole.
+          return Effect.succeed<Report>(
+            new Fulfilment.ReportPaymentFailed({ orderId, reason: "insufficient_funds", at })
+          )
         }),
         Effect.catchTag("ConcurrencyConflict", Effect.fail),
         Effect.catchTag("EventStoreError", Effect.fail),
@@ -305,6 +304,25 @@ export const make = Effect.gen(function* () {
         if (!failed) yield* refund(saga, at)
       } else if (payment._tag === "Succeeded") {
         yield* refund(saga, at)
+      } else if (payment._tag === "NoPayment" && reason === "insufficient_funds") {
+        // The payment that could not be taken, recorded as failed for the owner to see why.
+        yield* actors
+          .send(Payment.Payment, paymentId, createPayment(saga, at), context(saga, "compensate/create-payment"))
+          .pipe(onlyStoreFailures)
+        yield* actors
+          .send(
+            Payment.Payment,
+            paymentId,
+            new Payment.RecordProviderResult({
+              paymentId,
+              status: "failed",
+              amount: saga.total,
+              errorMessage: "insufficient funds in the payment account",
+              at
+            }),
+            context(saga, "compensate/payment-failed")
+          )
+          .pipe(onlyStoreFailures)
       }
       // Held stock goes back (releasing what is not held records nothing).
       yield* releaseAll(saga, at, "compensate/release")
