@@ -20,7 +20,7 @@
 import { ActorRuntime } from "@agora/actors"
 import { Fulfilment, Order, Payment } from "@agora/domain"
 import { EventStore, type RecordedEvent } from "@agora/eventstore"
-import { Context, Duration, Effect, Layer, Schedule, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import { paymentIdOf, shipmentIdOf } from "../Orders.ts"
 import * as FulfilmentSteps from "./FulfilmentSteps.ts"
@@ -125,7 +125,31 @@ export const make = Effect.gen(function* () {
 
   const unavailable = (cause: unknown) => Effect.fail(new SagaUnavailable({ cause }))
 
-  const advance = (orderId: string, first: Fulfilment.FulfilmentCommand) =>
+  // One driver per order at a time in this process (the log follower and the inbox may both have news for
+  // it): steps are idempotent anyway, but two drivers would take the same step twice for nothing.
+  const drivers = new Map<string, { readonly lock: Semaphore.Semaphore; users: number }>()
+  const oneAtATime = <A, E>(orderId: string, effect: Effect.Effect<A, E>) =>
+    Effect.suspend(() => {
+      let driver = drivers.get(orderId)
+      if (driver === undefined) {
+        driver = { lock: Semaphore.makeUnsafe(1), users: 0 }
+        drivers.set(orderId, driver)
+      }
+      const held = driver
+      held.users++
+      return Semaphore.withPermit(held.lock, effect).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            held.users--
+            if (held.users === 0) drivers.delete(orderId)
+          })
+        )
+      )
+    })
+
+  const advance = (orderId: string, first: Fulfilment.FulfilmentCommand) => oneAtATime(orderId, drive(orderId, first))
+
+  const drive = (orderId: string, first: Fulfilment.FulfilmentCommand) =>
     Effect.gen(function* () {
       let report = first
       for (let i = 0; i < maxSteps; i++) {
