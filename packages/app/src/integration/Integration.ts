@@ -16,6 +16,7 @@ export const layer: Layer.Layer<never, unknown, Broker | SqlClient.SqlClient | F
     yield* Outbox.migrate
     yield* ShippingInbox.migrate
     yield* Effect.forkScoped(OutboxRelay.run)
+    yield* Effect.forkScoped(OutboxRelay.runRedelivery)
     // Subscribed in the background, so a broker that is down at start delays the inbox, not the server.
     yield* Effect.forkScoped(
       Effect.scoped(

@@ -8,7 +8,7 @@
  * starts one; a lease is issue 9's).
  */
 import { Broker, type OutgoingMessage, type Topic } from "@agora/broker"
-import { Duration, Effect, Metric, Schedule } from "effect"
+import { Config, Duration, Effect, Metric, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 
 export const published = Metric.counter("agora_outbox_published_total", {
@@ -67,3 +67,39 @@ export const run = Effect.gen(function* () {
     yield* Effect.sleep(Duration.millis(Math.min(5_000, 50 * 2 ** Math.min(failures, 7))))
   }
 }).pipe(Effect.retry(Schedule.spaced("1 second")))
+
+/** How long an `order.paid` may stay unanswered before it is published again. */
+export const shippingRetryConfig = Config.Duration("SHIPPING_REQUEST_RETRY").pipe(
+  Config.withDefault(Duration.seconds(30))
+)
+
+/**
+ * Publishes again every `order.paid` whose order has had no answer (neither
+ * shipped nor cancelled) for `after`: a message the broker lost (the
+ * in-process bus in a crash) or the shipping service dropped is asked again,
+ * with its own event id, so a service that did answer sees a duplicate. Returns
+ * how many were queued again.
+ */
+export const redeliverUnanswered = (after: Duration.Duration) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ readonly id: string }>`
+      UPDATE outbox o SET published_at = NULL
+      WHERE o.topic = 'order.paid'
+        AND o.published_at < now() - make_interval(secs => ${Duration.toMillis(after) / 1000})
+        AND NOT EXISTS (
+          SELECT 1 FROM events e
+          WHERE e.stream_id = 'order-' || o.key
+            AND e.event_type IN ('OrderShipped', 'OrderCancelled', 'OrderDelivered'))
+      RETURNING o.id`.pipe(Effect.map((rows) => rows.length))
+  )
+
+/** The redelivery pass, every 10 s (or `after`, if shorter), for as long as it runs. */
+export const runRedelivery = Effect.gen(function* () {
+  const after = yield* shippingRetryConfig
+  const every = Duration.min(after, Duration.seconds(10))
+  yield* redeliverUnanswered(after).pipe(
+    Effect.tap((n) => (n > 0 ? Effect.logWarning(`outbox: ${n} unanswered order.paid published again`) : Effect.void)),
+    Effect.ignore,
+    Effect.repeat(Schedule.spaced(every))
+  )
+})

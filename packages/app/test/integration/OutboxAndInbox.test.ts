@@ -8,9 +8,9 @@
 import { randomUUID } from "node:crypto"
 import { Broker, type IncomingMessage, InProcessBroker } from "@agora/broker"
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect, Layer, Metric } from "effect"
+import { Duration, Effect, Layer, Metric } from "effect"
 import { SqlClient } from "effect/sql"
-import { Integration, Orders, ShippingInbox } from "../../src/index.ts"
+import { Integration, Orders, OutboxRelay, ShippingInbox } from "../../src/index.ts"
 import { awaitStatus, customer, makeStack, place, product } from "../fulfilment/SagaHarness.ts"
 
 const Stack = Integration.layer.pipe(
@@ -103,6 +103,36 @@ layer(Stack, { excludeTestServices: true, timeout: "120 seconds" })("outbox and 
               WHERE key = ${order.id} AND topic IN ('order.created', 'payment.succeeded', 'order.paid')`
             yield* Effect.sleep("10 millis")
           }
+        })
+      )
+    )
+  })
+
+  describe("unanswered order.paid", () => {
+    it.effect("is published again, with its event id, until the order is shipped or cancelled", () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const received = yield* listen(["order.paid"])
+          const sku = yield* product(2_00, 10)
+          const userId = yield* customer(10_00)
+          const order = yield* place(userId, [{ sku, quantity: 1 }])
+          yield* awaitStatus(order.id, "PAID")
+          yield* until(() => received.some((m) => m.order_id === order.id))
+          const first = received.find((m) => m.order_id === order.id)!
+          yield* Effect.sleep("20 millis")
+          const again = yield* OutboxRelay.redeliverUnanswered(Duration.millis(1))
+          assert.isAtLeast(again, 1)
+          yield* until(() => received.filter((m) => m.order_id === order.id).length === 2)
+          const copies = received.filter((m) => m.order_id === order.id)
+          assert.strictEqual(copies[1]!.event_id, first.event_id)
+          // Answered: never again.
+          yield* publishShipped(order.id, randomUUID())
+          yield* awaitStatus(order.id, "SHIPPED")
+          yield* Effect.sleep("20 millis")
+          const sql = yield* SqlClient.SqlClient
+          yield* OutboxRelay.redeliverUnanswered(Duration.millis(1))
+          const pending = yield* sql`SELECT 1 FROM outbox WHERE key = ${order.id} AND published_at IS NULL`
+          assert.strictEqual(pending.length, 0)
         })
       )
     )
