@@ -43,8 +43,6 @@ const cancellable: ReadonlySet<Stage> = new Set([
   "recording_shipment"
 ])
 
-const awaitingCarrier = (stage: Stage) => stage === "requesting_shipment" || stage === "awaiting_shipment"
-
 const when = <E>(condition: boolean, event: () => E): Decision<E, never> => (condition ? accept(event()) : ignore)
 
 export const decide = (
@@ -75,16 +73,15 @@ export const decide = (
       return when(state.stage === "paying" || state.stage === "awaiting_payment", () => cancel(command.reason))
     case "ReportShipmentRequested":
       return when(state.stage === "requesting_shipment", () => new ShipmentRequested({ orderId, at }))
-    // The shipping service can only answer an `order.paid` it received, which was committed with the
-    // shipment: its answer may overtake the saga's own record of that step (after a crash, a slow restart),
-    // so it is taken in `requesting_shipment` too, rather than dropped as too early.
+    // Only while waiting for it: the shipment request and the saga's record of it commit together, so a
+    // genuine answer always finds `awaiting_shipment`; anything else answers no `order.paid` of this saga.
     case "ReportCarrierShipped":
       return when(
-        awaitingCarrier(state.stage),
+        state.stage === "awaiting_shipment",
         () => new CarrierShipped({ orderId, trackingNumber: command.trackingNumber, at })
       )
     case "ReportCarrierCancelled":
-      return when(awaitingCarrier(state.stage), () => cancel("shipping_cancelled"))
+      return when(state.stage === "awaiting_shipment", () => cancel("shipping_cancelled"))
     case "ReportShipmentRecorded":
       return when(state.stage === "recording_shipment", () => new FulfilmentShipped({ orderId, at }))
     case "ReportOrderCancelled":
@@ -93,8 +90,9 @@ export const decide = (
       return when(state.stage === "cancelling", () => new FulfilmentCancelled({ orderId, at }))
     case "ReportLatePayment":
       // Only once the saga gave up on the payment; before that, compensation refunds what it finds captured.
+      // Once: a late payment already refunded, read again from the log after a crash, is the same payment.
       return when(
-        state.stage === "cancelled" && !state.captured && !state.lateRefundDue,
+        state.stage === "cancelled" && !state.captured && !state.lateRefundDue && !state.lateRefunded,
         () => new LatePaymentReceived({ orderId, at })
       )
     case "ReportLateRefund":
@@ -116,7 +114,8 @@ export const evolve = (state: FulfilmentState, event: FulfilmentEvent): Fulfilme
       shipmentCreated: false,
       trackingNumber: null,
       cancelReason: null,
-      lateRefundDue: false
+      lateRefundDue: false,
+      lateRefunded: false
     }
   }
   if (state._tag === "NotStarted") return state
@@ -145,7 +144,7 @@ export const evolve = (state: FulfilmentState, event: FulfilmentEvent): Fulfilme
     case "LatePaymentReceived":
       return { ...state, lateRefundDue: true }
     case "LatePaymentRefunded":
-      return { ...state, lateRefundDue: false }
+      return { ...state, lateRefundDue: false, lateRefunded: true }
   }
 }
 
@@ -183,5 +182,6 @@ export const Fulfilment: Aggregate<FulfilmentCommand, FulfilmentEvent, Fulfilmen
   evolve,
   eventSchema: FulfilmentEvent,
   stateSchema: FulfilmentState,
-  stateVersion: 1
+  // 2: `lateRefunded`.
+  stateVersion: 2
 }

@@ -55,7 +55,9 @@ export const Saga = Schema.TaggedStruct("Saga", {
   trackingNumber: Schema.NullOr(Schema.String),
   cancelReason: Schema.NullOr(CancelReason),
   /** A payment that succeeded after the saga gave up, not refunded yet. */
-  lateRefundDue: Schema.Boolean
+  lateRefundDue: Schema.Boolean,
+  /** That late payment was refunded (so the same news read again is not a second one). */
+  lateRefunded: Schema.Boolean
 })
 export type Saga = typeof Saga.Type
 

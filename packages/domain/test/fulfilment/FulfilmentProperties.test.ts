@@ -124,7 +124,7 @@ describe("Fulfilment properties", () => {
     })
   }
 
-  it("takes the carrier's answer even before the saga recorded the shipment request (it can overtake it)", () => {
+  it("ignores a carrier's answer before the shipment was requested (it answers no order.paid of this saga)", () => {
     const at = fc.sample(arbitraryAt, 1)[0]!
     let state = Fulfilment.initialState
     for (const command of [
@@ -137,11 +137,36 @@ describe("Fulfilment properties", () => {
       for (const event of decided.success) state = Fulfilment.evolve(state, event)
     }
     assert.strictEqual(state._tag === "Saga" ? state.stage : undefined, "requesting_shipment")
-    const shipped = Fulfilment.decide(new ReportCarrierShipped({ orderId, trackingNumber: "T", at }), state)
-    if (shipped._tag === "Failure" || shipped.success.length !== 1) return assert.fail("the answer was dropped")
-    const after = Fulfilment.evolve(state, shipped.success[0]!)
-    assert.strictEqual(nextStep(after), "record_shipment")
-    assert.isTrue(after._tag === "Saga" && after.shipmentCreated)
+    const early = Fulfilment.decide(new ReportCarrierShipped({ orderId, trackingNumber: "T", at }), state)
+    assert.deepStrictEqual(early._tag === "Success" ? early.success : "refused", [])
+    assert.strictEqual(nextStep(state), "request_shipment")
+  })
+
+  it("a late payment is refunded once, however often it is reported", () => {
+    const at = fc.sample(arbitraryAt, 1)[0]!
+    let state = Fulfilment.initialState
+    const events: Array<string> = []
+    for (const command of [
+      fc.sample(start("card"), 1)[0]!,
+      new ReportStockSecured({ orderId, at }),
+      new ReportPaymentRequested({ orderId, at }),
+      new ReportPaymentFailed({ orderId, reason: "payment_timeout", at }),
+      new ReportCompensated({ orderId, at }),
+      new ReportLatePayment({ orderId, at }),
+      new ReportLateRefund({ orderId, at }),
+      new ReportLatePayment({ orderId, at }),
+      new ReportLateRefund({ orderId, at })
+    ]) {
+      const decided = Fulfilment.decide(command, state)
+      if (decided._tag === "Failure") return assert.fail("refused")
+      for (const event of decided.success) {
+        events.push(event._tag)
+        state = Fulfilment.evolve(state, event)
+      }
+    }
+    assert.strictEqual(events.filter((e) => e === "LatePaymentReceived").length, 1)
+    assert.strictEqual(events.filter((e) => e === "LatePaymentRefunded").length, 1)
+    assert.strictEqual(nextStep(state), undefined)
   })
 
   it("reports about an order whose saga never started are refused", () => {
