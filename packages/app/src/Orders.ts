@@ -147,7 +147,6 @@ export class Orders extends Context.Service<
 export const paymentIdOf = (orderId: string): string => Uuid.fromName(`order/${orderId}/payment`)
 export const shipmentIdOf = (orderId: string): string => Uuid.fromName(`order/${orderId}/shipment`)
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /** How long a list waits for the order index to catch up with writes made before it. */
 const indexPatience = Duration.seconds(2)
 
@@ -234,7 +233,7 @@ export const make = Effect.gen(function* () {
   const impossible = { OrderAlreadyPlaced: unexpected, InvalidOrder: unexpected } as const
 
   const orderState = (orderId: string) =>
-    uuidPattern.test(orderId)
+    Uuid.isUuid(orderId)
       ? actors.state(Order.Order, orderId).pipe(Effect.catchTags(infrastructure))
       : // Not an id we could have issued: no actor is woken for it.
         Effect.succeed({ state: Order.initialState, version: 0 })

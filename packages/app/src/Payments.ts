@@ -7,6 +7,7 @@
  */
 import { ActorRuntime } from "@agora/actors"
 import { type Money, Payment } from "@agora/domain"
+import { Uuid } from "@agora/eventstore"
 import { Context, DateTime, Effect, Layer, Schema } from "effect"
 import type { Viewer } from "./Orders.ts"
 
@@ -65,8 +66,6 @@ export class Payments extends Context.Service<
   }
 >()("@agora/app/Payments") {}
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 export const viewOf = (state: Payment.ExistingPayment): PaymentView => ({
   id: state.paymentId,
   orderId: state.orderId,
@@ -85,7 +84,7 @@ export const make = Effect.gen(function* () {
   const infrastructure = { ConcurrencyConflict: unexpected, EventStoreError: unexpected } as const
 
   const existing = Effect.fn("Payments.existing")(function* (paymentId: string) {
-    if (!uuidPattern.test(paymentId)) return yield* new Payment.PaymentNotFound({ paymentId })
+    if (!Uuid.isUuid(paymentId)) return yield* new Payment.PaymentNotFound({ paymentId })
     const { state } = yield* actors.state(Payment.Payment, paymentId).pipe(Effect.catchTags(infrastructure))
     if (state._tag === "NoPayment") return yield* new Payment.PaymentNotFound({ paymentId })
     return state

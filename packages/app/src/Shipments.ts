@@ -6,6 +6,7 @@
  */
 import { ActorRuntime, part } from "@agora/actors"
 import { Order, Shipment } from "@agora/domain"
+import { Uuid } from "@agora/eventstore"
 import { Context, DateTime, Effect, Layer, Schema } from "effect"
 import type { Viewer } from "./Orders.ts"
 
@@ -43,8 +44,6 @@ export class Shipments extends Context.Service<
   }
 >()("@agora/app/Shipments") {}
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 export const viewOf = (state: Shipment.ExistingShipment): ShipmentView => ({
   id: state.shipmentId,
   orderId: state.orderId,
@@ -62,7 +61,7 @@ export const make = Effect.gen(function* () {
   const infrastructure = { ConcurrencyConflict: unexpected, EventStoreError: unexpected } as const
 
   const existing = Effect.fn("Shipments.existing")(function* (shipmentId: string) {
-    if (!uuidPattern.test(shipmentId)) return yield* new Shipment.ShipmentNotFound({ shipmentId })
+    if (!Uuid.isUuid(shipmentId)) return yield* new Shipment.ShipmentNotFound({ shipmentId })
     const { state } = yield* actors.state(Shipment.Shipment, shipmentId).pipe(Effect.catchTags(infrastructure))
     if (state._tag === "NoShipment") return yield* new Shipment.ShipmentNotFound({ shipmentId })
     return state

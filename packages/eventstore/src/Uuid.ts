@@ -27,3 +27,8 @@ export const fromName = (name: string): string => {
   b[8] = (b[8]! & 0x3f) | 0x80
   return format(b)
 }
+
+const pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Whether `value` is a UUID in its canonical text form (any version). */
+export const isUuid = (value: string): boolean => pattern.test(value)

@@ -59,6 +59,23 @@ export const make = Effect.gen(function* () {
    * it); if any line cannot be, the saga is told and its compensation releases
    * the lines that were. Then the order is marked RESERVED.
    */
+  /**
+   * A step's transaction refused: by the order, cancelled meanwhile (reported to the saga); by a store
+   * (retried later); anything else is a bug.
+   */
+  const unlessCancelled =
+    (saga: Saga, at: DateTime.Utc) =>
+    <E extends { readonly _tag: string }, R>(
+      effect: Effect.Effect<Report, E, R>
+    ): Effect.Effect<Report, ActorError, R> =>
+      Effect.catch(effect, (error) =>
+        error._tag === "IllegalTransition"
+          ? orderCancelled(saga, at)
+          : error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
+            ? Effect.fail(error as Extract<E, ActorError>)
+            : Effect.die(error)
+      )
+
   const reserve = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> =>
     Effect.gen(function* () {
       const { orderId } = saga
@@ -96,16 +113,7 @@ export const make = Effect.gen(function* () {
           ],
           context(saga, "reserve/order")
         )
-        .pipe(
-          Effect.as<Report>(secured),
-          Effect.catch((error) =>
-            error._tag === "IllegalTransition"
-              ? orderCancelled(saga, at)
-              : error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
-                ? Effect.fail(error)
-                : Effect.die(error)
-          )
-        )
+        .pipe(Effect.as<Report>(secured), unlessCancelled(saga, at))
     })
 
   /** Gives back whatever the order holds of each line (releasing nothing held records nothing). */
@@ -219,16 +227,7 @@ export const make = Effect.gen(function* () {
         ],
         context(saga, "request-shipment")
       )
-      .pipe(
-        Effect.as<Report>(requested),
-        Effect.catch((error) =>
-          error._tag === "IllegalTransition"
-            ? orderCancelled(saga, at)
-            : error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
-              ? Effect.fail(error)
-              : Effect.die(error)
-        )
-      )
+      .pipe(Effect.as<Report>(requested), unlessCancelled(saga, at))
   }
 
   const recordShipment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
@@ -251,16 +250,7 @@ export const make = Effect.gen(function* () {
         ],
         context(saga, "record-shipment")
       )
-      .pipe(
-        Effect.as<Report>(recorded),
-        Effect.catch((error) =>
-          error._tag === "IllegalTransition"
-            ? orderCancelled(saga, at)
-            : error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
-              ? Effect.fail(error)
-              : Effect.die(error)
-        )
-      )
+      .pipe(Effect.as<Report>(recorded), unlessCancelled(saga, at))
   }
 
   /** Gives the money back: the account's debit, and the payment marked refunded. */

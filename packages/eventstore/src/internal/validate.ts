@@ -4,8 +4,7 @@
  */
 import { Effect } from "effect"
 import { InvalidAppend, type StreamAppend } from "../EventStore.ts"
-
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+import { isUuid } from "../Uuid.ts"
 
 export const validateAppends = (appends: ReadonlyArray<StreamAppend>): Effect.Effect<void, InvalidAppend> => {
   const fail = (reason: string) => Effect.fail(new InvalidAppend({ reason }))
@@ -22,7 +21,7 @@ export const validateAppends = (appends: ReadonlyArray<StreamAppend>): Effect.Ef
       return fail(`expected version must be a non-negative integer, got ${ev.version}`)
     }
     for (const e of a.events) {
-      if (!uuid.test(e.eventId)) return fail(`event id ${e.eventId} is not a UUID`)
+      if (!isUuid(e.eventId)) return fail(`event id ${e.eventId} is not a UUID`)
       const id = e.eventId.toLowerCase()
       if (ids.has(id)) return fail(`event id ${e.eventId} appears twice in one append`)
       ids.add(id)
