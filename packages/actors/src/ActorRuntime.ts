@@ -7,7 +7,7 @@
  */
 import type { Aggregate } from "@agora/domain"
 import type { EventStoreError } from "@agora/eventstore"
-import { Context, type Effect, Schema } from "effect"
+import { Context, Effect, Schema } from "effect"
 
 /** Where a command comes from, carried into the metadata of the events it causes. */
 export interface CommandContext {
@@ -26,6 +26,30 @@ export interface CommandResult<Event, State> {
   /** The global position of the last event written (undefined when nothing was written). */
   readonly position: number | undefined
 }
+
+/**
+ * Where the writes of the current request are noted: every command that
+ * writes events raises it to the global position of its last event. The HTTP
+ * edge provides one per request and answers it as `X-Position`, which a client
+ * passes back as `min_position` to read its own writes from the read models.
+ * Outside a request (the default) nothing is noted.
+ */
+export interface WrittenPositionCell {
+  position: number | undefined
+}
+
+export const WrittenPosition: Context.Reference<WrittenPositionCell | undefined> = Context.Reference(
+  "@agora/actors/WrittenPosition",
+  { defaultValue: (): WrittenPositionCell | undefined => undefined }
+)
+
+/** Notes a write's position in the current request's cell, if there is one. */
+export const noteWrite = (position: number | undefined): Effect.Effect<void> =>
+  position === undefined
+    ? Effect.void
+    : Effect.map(Effect.service(WrittenPosition), (cell) => {
+        if (cell !== undefined && (cell.position === undefined || cell.position < position)) cell.position = position
+      })
 
 /** Another writer kept winning the race for the stream; the command was not applied. */
 export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>()("ConcurrencyConflict", {

@@ -40,7 +40,8 @@ import {
   ActorRuntime,
   type CommandContext,
   type CommandResult,
-  ConcurrencyConflict
+  ConcurrencyConflict,
+  noteWrite
 } from "./ActorRuntime.ts"
 
 export interface Options {
@@ -522,7 +523,9 @@ export const make = (options: Options = {}) =>
           (inner, cell) => Semaphore.withPermit(cell.permit, inner),
           Effect.uninterruptible(run)
         )
-        return yield* locked.pipe(Effect.ensuring(Effect.forEach(cellsOfParts, release, { discard: true })))
+        const results = yield* locked.pipe(Effect.ensuring(Effect.forEach(cellsOfParts, release, { discard: true })))
+        for (const result of results) yield* noteWrite(result.position)
+        return results
       })
 
     // The cells hold every aggregate's state as `unknown`; the port's signature
@@ -533,10 +536,10 @@ export const make = (options: Options = {}) =>
       command: C,
       context: CommandContext = {}
     ) =>
-      withCell(streamId(aggregate, id), (cell) => enqueue(aggregate, cell, command, context)) as Effect.Effect<
-        CommandResult<E, S>,
-        Err | ActorError
-      >
+      Effect.tap(
+        withCell(streamId(aggregate, id), (cell) => enqueue(aggregate, cell, command, context)),
+        (result) => noteWrite(result.position)
+      ) as Effect.Effect<CommandResult<E, S>, Err | ActorError>
 
     // A resident actor's state is read without its permit: a command replaces state and version together,
     // synchronously, after its events committed, so a reader sees the last committed state, never a torn one,

@@ -8,6 +8,7 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api
 import { AccountsGroup } from "./AccountsGroup.ts"
 import { AuthGroup, ProfileGroup } from "./AuthGroup.ts"
 import { CatalogGroup, InventoryAdminGroup } from "./CatalogGroup.ts"
+import { LiveStatusGroup } from "./LiveStatusGroup.ts"
 import { OrdersAdminGroup, OrdersGroup } from "./OrdersGroup.ts"
 import { PaymentsGroup, PaymentWebhookGroup } from "./PaymentsGroup.ts"
 import { RequestValidation } from "./RequestValidation.ts"
@@ -28,6 +29,7 @@ export class Api extends HttpApi.make("agora")
   .add(InventoryAdminGroup)
   .add(OrdersGroup)
   .add(OrdersAdminGroup)
+  .add(LiveStatusGroup)
   .add(PaymentsGroup)
   .add(PaymentWebhookGroup)
   .add(ShipmentsGroup)

@@ -14,6 +14,7 @@ import * as Docs from "./Docs.ts"
 import * as HttpEdge from "./http/HttpEdge.ts"
 import { operationalRoutes, RouteTable } from "./http/RouteTable.ts"
 import { InfoHandlers } from "./InfoHandlers.ts"
+import * as LiveOrderStatus from "./LiveOrderStatus.ts"
 import * as Metrics from "./Metrics.ts"
 import { OrdersAdminHandlers, OrdersHandlers } from "./OrdersHandlers.ts"
 import { PaymentsHandlers, PaymentWebhookHandlers } from "./PaymentsHandlers.ts"
@@ -31,6 +32,7 @@ const Handlers = Layer.mergeAll(
   InventoryAdminHandlers,
   OrdersHandlers,
   OrdersAdminHandlers,
+  LiveOrderStatus.LiveStatusHandlers,
   PaymentsHandlers,
   PaymentWebhookHandlers,
   ShipmentsHandlers,
@@ -42,20 +44,23 @@ const Handlers = Layer.mergeAll(
  * ReDoc) and `/metrics` — behind the HTTP edge (`http/HttpEdge.ts`: request
  * metrics, CORS, problems for every fault, 404/405, rate limits, the body
  * limit, idempotency keys), which also covers every other route served by the
- * same router. Needs a `RateLimiter`, an `IdempotencyStore` and a `FileSystem`
- * (the ReDoc bundle is read at start-up) besides the app services.
+ * same router; and the live order status over WebSocket (`LiveOrderStatus.ts`).
+ * Needs a `RateLimiter`, an `IdempotencyStore` and a `FileSystem` (the ReDoc
+ * bundle is read at start-up) besides the app services and `OrderStatusFeed`.
  */
 export const routes = Layer.mergeAll(
   HttpApiBuilder.layer(Api, { openapiPath: "/api/openapi.json" }).pipe(Layer.provide(Handlers)),
   Docs.layer(Api, { openapiPath: "/api/openapi.json" }),
   Metrics.layer,
+  LiveOrderStatus.webSocketRoute,
   HttpEdge.layer
-).pipe(Layer.provide(RouteTable.layer(Api, operationalRoutes)))
+).pipe(Layer.provide(RouteTable.layer(Api, [...operationalRoutes, ...LiveOrderStatus.routeSpecs])))
 
 /** The middleware implementations the routes need at serve time. */
 export const middleware = Layer.mergeAll(
   Authentication.layer,
   RequireAdmin.layer,
+  LiveOrderStatus.authentication,
   RequestValidation.layer,
   VerifyWebhook.layer
 )

@@ -6,9 +6,10 @@
 
 import { randomUUID } from "node:crypto"
 import { InProcessActorRuntime } from "@agora/actors"
-import { Accounts, Catalog, Orders, Payments, Shipments, Users } from "@agora/app"
+import { Accounts, Catalog, OrderStatusFeed, Orders, Payments, ReadModels, Shipments, Users } from "@agora/app"
 import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
 import { PgEventStore } from "@agora/eventstore"
+import { ReadModelConfig } from "@agora/readmodels"
 import { TestDatabase } from "@agora/testkit"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert } from "@effect/vitest"
@@ -34,9 +35,12 @@ export const makeServer = (label: string, options: { readonly config?: Readonly<
     Accounts.layer,
     Catalog.layer,
     Orders.layer,
+    OrderStatusFeed.layer,
     Payments.layer,
     Shipments.layer
   ).pipe(
+    // Redis when `REDIS_URL` is set (under a prefix of this server's own, see `config`), in process otherwise.
+    Layer.provideMerge(ReadModels.layer.pipe(Layer.provideMerge(ReadModelConfig.layerFromConfig))),
     // Merged so that tests can set the stage through the actors (e.g. a payment the saga would create).
     Layer.provideMerge(actors),
     Layer.provide(stores),
@@ -53,7 +57,13 @@ export const makeServer = (label: string, options: { readonly config?: Readonly<
     // Test files send bursts from one address; the rate-limit tests set their own limits.
     RATE_LIMIT_CAPACITY: "1000000",
     RATE_LIMIT_REFILL_PER_SECOND: "1000000",
-    ...(redisUrl ? { REDIS_URL: redisUrl, RATE_LIMIT_REDIS_PREFIX: `agora:test:${label}:${randomUUID()}:` } : {}),
+    ...(redisUrl
+      ? {
+          REDIS_URL: redisUrl,
+          RATE_LIMIT_REDIS_PREFIX: `agora:test:${label}:${randomUUID()}:`,
+          READ_MODEL_PREFIX: `agora-test:rm:${label}:${randomUUID()}:`
+        }
+      : {}),
     ...options.config
   }
   return HttpRouter.serve(ApiLive.routes, { disableListenLog: true, disableLogger: true }).pipe(
@@ -71,9 +81,18 @@ export const makeServer = (label: string, options: { readonly config?: Readonly<
 export interface Reply {
   readonly status: number
   readonly contentType: string
+  /** The response's headers, by lower-case name. */
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
   // biome-ignore lint/suspicious/noExplicitAny: test assertions read whatever JSON came back
   readonly body: any
 }
+
+/**
+ * The highest `X-Position` this test file's writes were answered with. `call`
+ * sends it as `X-Min-Position` on every read, as a client that wants to see its
+ * own writes does: reads come from read models that trail the log slightly.
+ */
+let sessionPosition = 0
 
 /** Sends a request and reads the JSON (or text) reply, whatever its status. */
 export const call = (
@@ -97,15 +116,20 @@ export const call = (
       request = HttpClientRequest.bodyText(request, options.text, options.contentType ?? "application/json")
     }
     if (options.form !== undefined) request = HttpClientRequest.bodyUrlParams(request, options.form)
+    if (method === "GET" && sessionPosition > 0) {
+      request = HttpClientRequest.setHeader(request, "x-min-position", String(sessionPosition))
+    }
     for (const [k, v] of Object.entries(options.headers ?? {})) request = HttpClientRequest.setHeader(request, k, v)
     const response = yield* http.execute(request)
+    const written = Number(response.headers["x-position"] ?? 0)
+    if (written > sessionPosition) sessionPosition = written
     const text = yield* response.text
     const contentType = response.headers["content-type"] ?? ""
     let body: unknown = text
     try {
       body = text === "" ? undefined : JSON.parse(text)
     } catch {}
-    return { status: response.status, contentType, body } as Reply
+    return { status: response.status, contentType, headers: response.headers, body } as Reply
   }).pipe(Effect.orDie)
 
 /** Registers a user and signs in; returns the token and the user's id. */

@@ -1,13 +1,18 @@
 /**
  * The caller's payment account (internal wallet): open, read, top up, and the
  * ledger. Each top-up carries an id of its own (the ledger entry's), sent as
- * its command id, so a retried top-up appends nothing twice. The ledger is
- * read from the account's stream, newest first, a page at a time.
+ * its command id, so a retried top-up appends nothing twice. Reads — the
+ * balance and the ledger, newest first — come from the `accounts` read model
+ * (`readmodels/AccountViews`); a missing balance is folded from the event
+ * store, and with the read-model store down the ledger is read from the
+ * account's stream, backwards, a page at a time.
  */
 import { ActorRuntime } from "@agora/actors"
 import { type Money, PaymentAccount, streamId } from "@agora/domain"
 import { EventStore, Uuid } from "@agora/eventstore"
 import { Config, Context, DateTime, Effect, Layer, Schema } from "effect"
+import * as AccountViews from "./readmodels/AccountViews.ts"
+import * as ReadThrough from "./readmodels/ReadThrough.ts"
 
 export interface AccountView {
   readonly userId: string
@@ -62,6 +67,7 @@ export const make = Effect.gen(function* () {
   const actors = yield* ActorRuntime
   const store = yield* EventStore
   const currency = yield* Config.String("DEFAULT_CURRENCY").pipe(Config.withDefault("RUB"))
+  const reads = yield* ReadThrough.make
   const unexpected = (cause: unknown) => Effect.fail(new UnexpectedAccountError({ cause }))
   const infrastructure = { ConcurrencyConflict: unexpected, EventStoreError: unexpected } as const
   // Errors the domain can raise for other commands, never for the one sent: a bug if seen.
@@ -92,8 +98,23 @@ export const make = Effect.gen(function* () {
   const state = (userId: string) =>
     actors.state(PaymentAccount.PaymentAccount, userId).pipe(Effect.catchTags(infrastructure))
 
+  const readAccount = (userId: string) =>
+    reads.readOne({
+      projection: AccountViews.name,
+      codec: AccountViews.codec,
+      ttlSeconds: AccountViews.ttlSeconds,
+      key: AccountViews.accountKey(userId),
+      fold: Effect.map(state(userId), ({ state, version }) =>
+        state._tag === "Account"
+          ? { version, value: { userId: state.userId, balance: state.balance, currency: state.currency } }
+          : undefined
+      )
+    })
+
   const get = Effect.fn("Accounts.get")(function* (userId: string) {
-    return yield* viewOf((yield* state(userId)).state, userId)
+    const doc = yield* readAccount(userId)
+    if (doc === undefined) return yield* new PaymentAccount.AccountNotFound({ userId })
+    return doc.value
   })
 
   const topUp = Effect.fn("Accounts.topUp")(function* (userId: string, amount: Money.Money, txId?: string) {
@@ -115,7 +136,49 @@ export const make = Effect.gen(function* () {
 
   // The ledger is the account's stream (version 1 opens it; every later event is a movement), read backwards
   // a page at a time: the cursor is the version below which the next page starts.
+  /** The ledger from the read model, newest first; `undefined` when the store is down. */
+  const ledgerFromReadModel = (userId: string, before: number, limit: number) =>
+    reads.store
+      .indexRange({ projection: AccountViews.name }, AccountViews.ledgerKey(userId), {
+        order: "desc",
+        below: before,
+        limit: limit + 1
+      })
+      .pipe(
+        Effect.flatMap((found) =>
+          Effect.forEach(found.slice(0, limit), (entry) =>
+            Effect.try({
+              try: () => AccountViews.ledgerEntryCodec.decode(entry.member),
+              catch: (cause) => new UnexpectedAccountError({ cause })
+            })
+          ).pipe(
+            Effect.map((entries) => {
+              const last = found.slice(0, limit).at(-1)
+              return {
+                entries,
+                nextCursor: found.length > limit && last !== undefined ? String(last.score) : null
+              }
+            })
+          )
+        ),
+        Effect.catchTag("ReadModelError", (error) => Effect.as(reads.storeDown(error), undefined))
+      )
+
   const ledger = Effect.fn("Accounts.ledger")(function* (
+    userId: string,
+    page: { readonly limit: number; readonly cursor: string | undefined }
+  ) {
+    const account = yield* readAccount(userId)
+    if (account === undefined) return yield* new PaymentAccount.AccountNotFound({ userId })
+    const cursor = page.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(page.cursor)
+    if (!Number.isSafeInteger(cursor) || cursor <= firstMovement) return { entries: [], nextCursor: null }
+    const fromReadModel = yield* ledgerFromReadModel(userId, cursor, page.limit)
+    if (fromReadModel !== undefined) return fromReadModel
+    return yield* ledgerFromStream(userId, page)
+  })
+
+  // The store is down: the ledger is the account's stream, read backwards a page at a time.
+  const ledgerFromStream = Effect.fn("Accounts.ledgerFromStream")(function* (
     userId: string,
     page: { readonly limit: number; readonly cursor: string | undefined }
   ) {

@@ -3,20 +3,24 @@
  * page of them, restock, and the admin's view of a SKU's stock. Every change
  * is a command to the SKU's inventory actor (id = SKU).
  *
- * Reads combine two sources on purpose. Which SKUs exist, their names and
- * prices come from the `catalog_products` read model (`CatalogProjection`),
- * which can list and page; these never change once defined, so the table can
- * only lag by a product that is seconds old, and `defineProduct` waits until
- * the projection has passed its event, so its caller reads its own write.
- * Availability comes from the inventory actors' state, the same state that
- * reservations are decided against, so no reader ever sees stale stock.
+ * Reads come from the `catalog` read model (`readmodels/CatalogViews`: each
+ * product with its stock counts, and the list of SKUs), folded from the event
+ * store on a miss. Stock shown there trails the log by the projection's lag;
+ * reservations are always decided against the inventory actor's own state, so
+ * a stale figure can never oversell. `defineProduct` waits until the read
+ * model has its event, so its caller lists its own write. With the read-model
+ * store down, the SKU list comes from the `catalog_products` table
+ * (`CatalogProjection`) in the event store's database.
  */
 import { ActorRuntime } from "@agora/actors"
 import { InventoryItem, type Money } from "@agora/domain"
 import { EventStore } from "@agora/eventstore"
-import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Schema } from "effect"
+import { Projections, type ReadModelError } from "@agora/readmodels"
+import { Config, Context, DateTime, Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import * as CatalogProjection from "./CatalogProjection.ts"
+import * as CatalogViews from "./readmodels/CatalogViews.ts"
+import * as ReadThrough from "./readmodels/ReadThrough.ts"
 
 /** A product as customers see it. */
 export interface ProductView {
@@ -145,26 +149,40 @@ export const make = Effect.gen(function* () {
   yield* withStores(CatalogProjection.migrate)
   yield* Effect.forkScoped(withStores(CatalogProjection.runForever))
 
+  const reads = yield* ReadThrough.make
+  const projections = yield* Projections
   const unexpected = (cause: unknown) => Effect.fail(new UnexpectedCatalogError({ cause }))
   const infrastructure = { ConcurrencyConflict: unexpected, EventStoreError: unexpected } as const
   const readModel = <A, E>(effect: Effect.Effect<A, E, EventStore | SqlClient.SqlClient>) =>
     withStores(effect).pipe(Effect.catch(unexpected))
 
-  const stateOf = (sku: string) =>
-    actors.state(InventoryItem.InventoryItem, sku).pipe(
-      Effect.map(({ state }) => state),
-      Effect.catchTags(infrastructure)
+  /** Waits until the catalog read model has applied the event at `target`; gives up quietly after a while. */
+  const awaitProjection = Effect.fn("Catalog.awaitProjection")(function* (target: number) {
+    const reached = yield* projections
+      .awaitPosition(CatalogViews.name, target, projectionPatience)
+      .pipe(Effect.catch((error: ReadModelError) => Effect.as(reads.storeDown(error), true)))
+    if (!reached) yield* Effect.logWarning(`catalog projection has not reached position ${target} yet`)
+  })
+
+  const productDocs = { projection: CatalogViews.name, codec: CatalogViews.codec, ttlSeconds: undefined }
+
+  const foldProduct = (sku: string) =>
+    Effect.map(actors.state(InventoryItem.InventoryItem, sku), ({ state, version }) =>
+      state._tag === "Product" ? { version, value: CatalogViews.docOf(state) } : undefined
+    ).pipe(Effect.catchTags(infrastructure))
+
+  const readProduct = (sku: string) =>
+    Effect.map(
+      reads.readOne({ ...productDocs, key: CatalogViews.productKey(sku), fold: foldProduct(sku) }),
+      (doc) => doc?.value
     )
 
-  /** Waits until the projection has applied the event at `target`; gives up quietly after a while. */
-  const awaitProjection = Effect.fn("Catalog.awaitProjection")(function* (target: number) {
-    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(projectionPatience)
-    while ((yield* readModel(CatalogProjection.position)) < target) {
-      if ((yield* Clock.currentTimeMillis) > deadline) {
-        return yield* Effect.logWarning(`catalog-products projection has not reached position ${target} yet`)
-      }
-      yield* Effect.sleep("10 millis")
-    }
+  const viewOf = (doc: CatalogViews.ProductDoc): ProductView => ({
+    sku: doc.sku,
+    name: doc.name,
+    price: doc.price,
+    currency: doc.currency,
+    available: doc.onHand - doc.reserved
   })
 
   const defineProduct = Effect.fn("Catalog.defineProduct")(function* (definition: ProductDefinition) {
@@ -208,27 +226,42 @@ export const make = Effect.gen(function* () {
     }
   })
 
-  const availableOf = (sku: string) =>
-    Effect.map(stateOf(sku), (state) => (state._tag === "Product" ? InventoryItem.available(state) : 0))
-
   const product = Effect.fn("Catalog.product")(function* (sku: string) {
-    const row = yield* readModel(CatalogProjection.find(sku))
-    if (row === undefined) return yield* new InventoryItem.ProductNotFound({ sku })
-    return { ...row, available: yield* availableOf(sku) }
+    const doc = yield* readProduct(sku)
+    if (doc === undefined) return yield* new InventoryItem.ProductNotFound({ sku })
+    return viewOf(doc)
   })
 
   const products = Effect.fn("Catalog.products")(function* (page: {
     readonly limit: number
     readonly cursor: string | undefined
   }) {
-    const rows = yield* readModel(CatalogProjection.list({ after: page.cursor, limit: page.limit + 1 }))
-    const shown = rows.slice(0, page.limit)
-    const withStock = yield* Effect.forEach(
-      shown,
-      (row) => Effect.map(availableOf(row.sku), (available) => ({ ...row, available })),
-      { concurrency: 16 }
-    )
-    return { products: withStock, nextCursor: rows.length > page.limit ? (shown.at(-1)?.sku ?? null) : null }
+    const skus = yield* reads.store
+      .indexRangeByMember({ projection: CatalogViews.name }, CatalogViews.skusKey, {
+        after: page.cursor,
+        limit: page.limit + 1
+      })
+      .pipe(
+        // The read-model store is down: the catalog table the event store's database keeps answers instead.
+        Effect.catch((error: ReadModelError) =>
+          Effect.andThen(
+            reads.storeDown(error),
+            Effect.map(readModel(CatalogProjection.list({ after: page.cursor, limit: page.limit + 1 })), (rows) =>
+              rows.map((row) => row.sku)
+            )
+          )
+        )
+      )
+    const shown = skus.slice(0, page.limit)
+    const docs = yield* reads.readMany({
+      ...productDocs,
+      keys: shown.map(CatalogViews.productKey),
+      fold: (key) => foldProduct(key.slice(CatalogViews.productKey("").length))
+    })
+    return {
+      products: docs.flatMap((doc) => (doc === undefined ? [] : [viewOf(doc.value)])),
+      nextCursor: skus.length > page.limit ? (shown.at(-1) ?? null) : null
+    }
   })
 
   const restock = Effect.fn("Catalog.restock")(function* (sku: string, quantity: number) {
@@ -253,9 +286,15 @@ export const make = Effect.gen(function* () {
   })
 
   const stock = Effect.fn("Catalog.stock")(function* (sku: string) {
-    const state = yield* stateOf(sku)
-    if (state._tag !== "Product") return yield* new InventoryItem.ProductNotFound({ sku })
-    return stockOf(state)
+    const doc = yield* readProduct(sku)
+    if (doc === undefined) return yield* new InventoryItem.ProductNotFound({ sku })
+    return {
+      sku: doc.sku,
+      onHand: doc.onHand,
+      reserved: doc.reserved,
+      available: doc.onHand - doc.reserved,
+      shipped: doc.shipped
+    }
   })
 
   return Catalog.of({ defineProduct, product, products, restock, stock })

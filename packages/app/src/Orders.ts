@@ -5,17 +5,24 @@
  *
  * Visibility is a rule of this service, not of the HTTP layer: an order is
  * visible to its owner and to admins; to anyone else it does not exist
- * (`OrderNotFound`), so ids cannot be probed. Details always come from the
- * order's actor (the state commands are decided against); only the index of
- * a user's orders comes from a read model (`OrderListProjection`), which a
- * list waits for (bounded), so a client lists the order it just placed.
+ * (`OrderNotFound`), so ids cannot be probed. Commands are checked against
+ * the order's actor (the state they are decided on); reads — an order, a
+ * user's orders — come from the `orders` read model (`readmodels/OrderViews`),
+ * folded from the event store on a miss. A read model trails the log by the
+ * projection's lag: a client that must see its own write passes the write's
+ * position as `min_position` (the HTTP edge waits for it). With the read-model
+ * store down, lists use the index in PostgreSQL (`OrderListProjection`),
+ * which a list waits for (bounded) to reach the log's head.
  */
 import { ActorRuntime } from "@agora/actors"
 import { InventoryItem, Money, Order, streamId } from "@agora/domain"
 import { EventStore, Uuid } from "@agora/eventstore"
+import type { ReadModelError } from "@agora/readmodels"
 import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import * as OrderListProjection from "./OrderListProjection.ts"
+import * as OrderViews from "./readmodels/OrderViews.ts"
+import * as ReadThrough from "./readmodels/ReadThrough.ts"
 
 /** Who is asking: the owner sees their orders, an admin sees every order. */
 export interface Viewer {
@@ -228,6 +235,7 @@ export const make = Effect.gen(function* () {
   yield* withStores(OrderListProjection.migrate)
   yield* Effect.forkScoped(withStores(OrderListProjection.runForever))
 
+  const reads = yield* ReadThrough.make
   const unexpected = (cause: unknown) => Effect.fail(new UnexpectedOrderError({ cause }))
   const infrastructure = { ConcurrencyConflict: unexpected, EventStoreError: unexpected } as const
   const impossible = { OrderAlreadyPlaced: unexpected, InvalidOrder: unexpected } as const
@@ -238,11 +246,28 @@ export const make = Effect.gen(function* () {
       : // Not an id we could have issued: no actor is woken for it.
         Effect.succeed({ state: Order.initialState, version: 0 })
 
-  // The hot read path (every GET of an order): plain combinators, no span of its own.
+  // Writes check the order on its actor (the authority); reads come from the read model.
   const visible = (orderId: string, viewer: Viewer) =>
     Effect.flatMap(orderState(orderId), ({ state, version }) =>
       visibleTo(state, viewer) ? Effect.succeed({ state, version }) : Effect.fail(new Order.OrderNotFound({ orderId }))
     )
+
+  const foldOrder = (orderId: string) =>
+    Effect.map(orderState(orderId), ({ state, version }) =>
+      state._tag === "NoOrder" ? undefined : { version, value: state }
+    )
+
+  const orderDocs = { projection: OrderViews.name, codec: OrderViews.codec, ttlSeconds: OrderViews.ttlSeconds }
+
+  // The hot read path (every GET of an order): plain combinators, no span of its own.
+  const readOrder = (orderId: string) =>
+    Uuid.isUuid(orderId)
+      ? Effect.map(
+          reads.readOne({ ...orderDocs, key: OrderViews.orderKey(orderId), fold: foldOrder(orderId) }),
+          (doc) =>
+            doc === undefined ? { state: Order.initialState, version: 0 } : { state: doc.value, version: doc.version }
+        )
+      : Effect.succeed({ state: Order.initialState, version: 0 })
 
   const productsOf = (skus: ReadonlyArray<string>) =>
     Effect.forEach(
@@ -290,7 +315,11 @@ export const make = Effect.gen(function* () {
   })
 
   const get = (orderId: string, viewer: Viewer) =>
-    Effect.map(visible(orderId, viewer), ({ state, version }) => viewOf(state, version))
+    Effect.flatMap(readOrder(orderId), ({ state, version }) =>
+      visibleTo(state, viewer)
+        ? Effect.succeed(viewOf(state, version))
+        : Effect.fail(new Order.OrderNotFound({ orderId }))
+    )
 
   /** Waits until the order index has applied every event committed before now; gives up quietly after a while. */
   const awaitIndex = Effect.fn("Orders.awaitIndex")(function* () {
@@ -312,22 +341,37 @@ export const make = Effect.gen(function* () {
     if (!viewer.admin && viewer.userId !== userId) return yield* new OrdersNotVisible({ userId })
     const before = page.cursor === undefined ? undefined : Number(page.cursor)
     if (before !== undefined && !Number.isSafeInteger(before)) return { orders: [], nextCursor: null }
-    yield* awaitIndex()
-    const rows = yield* withStores(OrderListProjection.list(userId, { before, limit: page.limit + 1 })).pipe(
-      Effect.catch(unexpected)
-    )
+    const rows = yield* reads.store
+      .indexRange({ projection: OrderViews.name }, OrderViews.userKey(userId), {
+        order: "desc",
+        below: before,
+        limit: page.limit + 1
+      })
+      .pipe(
+        Effect.map((entries) => entries.map((entry) => ({ orderId: entry.member, position: entry.score }))),
+        // The read-model store is down: the index the event store's database keeps answers instead.
+        Effect.catch((error: ReadModelError) =>
+          Effect.gen(function* () {
+            yield* reads.storeDown(error)
+            yield* awaitIndex()
+            return yield* withStores(OrderListProjection.list(userId, { before, limit: page.limit + 1 })).pipe(
+              Effect.catch(unexpected)
+            )
+          })
+        )
+      )
     const shown = rows.slice(0, page.limit)
-    const orders = yield* Effect.forEach(
-      shown,
-      (row) =>
-        Effect.map(orderState(row.orderId), ({ state, version }) =>
-          state._tag === "NoOrder" ? [] : [viewOf(state, version)]
-        ),
-      { concurrency: 16 }
+    const docs = yield* reads.readMany({
+      ...orderDocs,
+      keys: shown.map((row) => OrderViews.orderKey(row.orderId)),
+      fold: (key) => foldOrder(key.slice(OrderViews.orderKey("").length))
+    })
+    const orders = docs.flatMap((doc) =>
+      doc === undefined || doc.value._tag === "NoOrder" ? [] : [viewOf(doc.value, doc.version)]
     )
     const last = shown.at(-1)
     return {
-      orders: orders.flat(),
+      orders,
       nextCursor: rows.length > page.limit && last !== undefined ? String(last.position) : null
     }
   })

@@ -1,13 +1,15 @@
 import { InProcessActorRuntime } from "@agora/actors"
 import { Money } from "@agora/domain"
 import { EventStore, PgEventStore } from "@agora/eventstore"
+import { MemoryReadModelStore } from "@agora/readmodels"
 import { TestDatabase } from "@agora/testkit"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { Catalog } from "../src/index.ts"
+import { Catalog, ReadModels } from "../src/index.ts"
 
 const Stores = PgEventStore.layer().pipe(Layer.provideMerge(TestDatabase.layer("catalog")))
 const Stack = Catalog.layer.pipe(
+  Layer.provideMerge(ReadModels.layer.pipe(Layer.provideMerge(MemoryReadModelStore.layer))),
   Layer.provideMerge(InProcessActorRuntime.layer()),
   Layer.provideMerge(Stores),
   Layer.orDie
@@ -98,6 +100,8 @@ layer(Stack, { excludeTestServices: true, timeout: "120 seconds" })("Catalog", (
         yield* catalog.defineProduct(part("STK-1", 1_999, 20))
         const restocked = yield* catalog.restock("STK-1", 5)
         assert.deepStrictEqual(restocked, { sku: "STK-1", onHand: 25, reserved: 0, available: 25, shipped: 0 })
+        // Reads come from the read model, which trails the write by the projection's lag.
+        assert.isTrue(yield* ReadModels.awaitCaughtUp())
         assert.deepStrictEqual(yield* catalog.stock("STK-1"), restocked)
         assert.strictEqual((yield* catalog.product("STK-1")).available, 25)
         const page = yield* catalog.products({ limit: 100, cursor: "STK-0" })

@@ -4,8 +4,9 @@
  * values — a JWT secret generated once and kept in `.data/dev-secrets.json`
  * (so tokens survive a restart), and the demo admin `admin@example.com` /
  * `admin-password-123`, the payment webhook secret `dev-webhook-secret`, and CORS open to any origin (`CORS_ORIGINS=*`, for a
- * UI dev server on another port) — with a loud warning. Variables that are set
- * always win.
+ * UI dev server on another port), and the demo users (`DemoUsersSeed`) seeded
+ * at start with the password `demo-password-123` — with a loud warning.
+ * Variables that are set always win.
  */
 
 import { randomBytes } from "node:crypto"
@@ -16,6 +17,8 @@ import { Config, ConfigProvider, Effect, Layer, Option } from "effect"
 export const devAdmin = { email: "admin@example.com", password: "admin-password-123" }
 /** The payment webhook's secret in development (SPEC §3), shared with the built-in payment simulator. */
 export const devWebhookSecret = "dev-webhook-secret"
+/** The demo users' password in development (`DEMO_PASSWORD`). */
+export const devDemoPassword = "demo-password-123"
 
 const devSecret = (dataDir: string): string => {
   const file = join(dataDir, "dev-secrets.json")
@@ -36,7 +39,7 @@ export const layer = (dataDir: string) =>
       const databaseUrl = yield* Config.option(Config.String("DATABASE_URL"))
       if (Option.isSome(databaseUrl) && databaseUrl.value !== "") return Layer.empty
       yield* Effect.logWarning(
-        `DEVELOPMENT DEFAULTS: JWT secret from ${join(dataDir, "dev-secrets.json")}, demo admin ${devAdmin.email} / ${devAdmin.password}, webhook secret "${devWebhookSecret}", CORS open to any origin. Never use these outside development.`
+        `DEVELOPMENT DEFAULTS: JWT secret from ${join(dataDir, "dev-secrets.json")}, demo admin ${devAdmin.email} / ${devAdmin.password}, webhook secret "${devWebhookSecret}", CORS open to any origin, demo users alice@demo.agora / bob@demo.agora with password ${devDemoPassword}. Never use these outside development.`
       )
       return ConfigProvider.layerAdd(
         ConfigProvider.fromUnknown({
@@ -45,7 +48,9 @@ export const layer = (dataDir: string) =>
           ADMIN_PASSWORD: devAdmin.password,
           ADMIN_EMAILS: devAdmin.email,
           CORS_ORIGINS: "*",
-          PAYMENT_PROVIDER_SECRET: devWebhookSecret
+          PAYMENT_PROVIDER_SECRET: devWebhookSecret,
+          DEMO_PASSWORD: devDemoPassword,
+          SEED_DEMO_USERS: "true"
         })
       )
     })

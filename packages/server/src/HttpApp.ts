@@ -5,8 +5,13 @@
  * Readiness reports each dependency with its latency; the process is ready only
  * when the event store answers within the check's time limit, so a load
  * balancer stops sending traffic during an outage instead of collecting 500s.
+ * It also reports the read models: the store, and per projection its
+ * generation, position, how many events it is behind the log, its last error
+ * and the events it parked (a store outage is `degraded`, still 200: reads
+ * then answer from the event store).
  */
 import { EventStore } from "@agora/eventstore"
+import { ProjectionRunner, Projections, ReadModelStore } from "@agora/readmodels"
 import { Duration, Effect, Layer, Result } from "effect"
 import { HttpRouter, HttpServerResponse, ProblemDetails } from "effect/http"
 
@@ -29,13 +34,64 @@ const checkEventStore = Effect.gen(function* () {
   return { status: "down" as const, latency_ms, detail }
 })
 
+/** Each projection: where it is, how far behind the log, what it parked; the store's state. Never fails readiness. */
+const checkReadModels = (head: number | undefined) =>
+  Effect.gen(function* () {
+    const store = yield* ReadModelStore
+    const projections = yield* Projections
+    const [elapsed, ping] = yield* store.ping.pipe(Effect.timeout(readinessTimeout), Effect.result, Effect.timed)
+    const latency_ms = Math.round(Duration.toMillis(elapsed) * 100) / 100
+    const up = Result.isSuccess(ping)
+    const statuses = yield* projections.status
+    const details = yield* Effect.forEach(statuses, (status) =>
+      Effect.gen(function* () {
+        const parked = up
+          ? yield* store
+              .indexRange({ projection: status.name }, ProjectionRunner.parkedIndex, { order: "desc", limit: 10 })
+              .pipe(
+                Effect.map((entries) => entries.map((entry) => JSON.parse(entry.member) as unknown)),
+                Effect.orElseSucceed(() => [])
+              )
+          : []
+        const position = up
+          ? yield* projections.position(status.name).pipe(Effect.orElseSucceed(() => status.position))
+          : status.position
+        return [
+          status.name,
+          {
+            running_here: status.running,
+            generation: status.generation ?? null,
+            position,
+            behind_events: head === undefined ? null : Math.max(0, head - position),
+            last_error: status.lastError ?? null,
+            parked
+          }
+        ] as const
+      })
+    )
+    return {
+      status: up ? ("up" as const) : ("down" as const),
+      latency_ms,
+      ...(up ? {} : { detail: "The read-model store is unreachable: reads answer from the event store" }),
+      projections: Object.fromEntries(details)
+    }
+  })
+
 const ready = HttpRouter.add(
   "GET",
   "/api/ready",
   Effect.gen(function* () {
     const eventStore = yield* checkEventStore
     if (eventStore.status === "up") {
-      return HttpServerResponse.jsonUnsafe({ status: "ready", checks: { event_store: eventStore } })
+      const head = yield* Effect.flatMap(Effect.service(EventStore), (store) => store.headPosition).pipe(
+        Effect.orElseSucceed(() => undefined)
+      )
+      const readModels = yield* checkReadModels(head)
+      return HttpServerResponse.jsonUnsafe({
+        // A read-model store outage degrades reads (they fold the event store); it does not make the node unready.
+        status: readModels.status === "up" ? "ready" : "degraded",
+        checks: { event_store: eventStore, read_models: readModels }
+      })
     }
     return ProblemDetails.toResponse({
       type: "about:blank",

@@ -9,21 +9,24 @@ import { createServer } from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { InProcessActorRuntime } from "@agora/actors"
-import { ApiLive, ClientErrors } from "@agora/api"
+import { ApiLive, ClientErrors, LiveOrderStatus } from "@agora/api"
 import {
   Accounts,
   Catalog,
   FulfilmentSaga,
   Integration,
+  OrderStatusFeed,
   Orders,
   PaymentProvider,
   Payments,
+  ReadModels,
   Shipments,
   Users
 } from "@agora/app"
 import { BrokerConfig } from "@agora/broker"
 import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
 import { PgEventStore } from "@agora/eventstore"
+import { ReadModelConfig } from "@agora/readmodels"
 import { PaymentProviderSimulator, ShippingSimulator } from "@agora/simulators"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Option, Schedule } from "effect"
@@ -31,6 +34,7 @@ import { HttpMiddleware, HttpRouter } from "effect/http"
 import * as AdminSeed from "./AdminSeed.ts"
 import * as CatalogSeed from "./CatalogSeed.ts"
 import * as Database from "./Database.ts"
+import * as DemoUsersSeed from "./DemoUsersSeed.ts"
 import * as DevDefaults from "./DevDefaults.ts"
 import { HttpApp } from "./HttpApp.ts"
 
@@ -46,14 +50,17 @@ const HttpServerLive = NodeHttpServer.layerConfig(() => ClientErrors.install(cre
 const Stores = PgEventStore.layer().pipe(Layer.provideMerge(Database.layer))
 const Actors = InProcessActorRuntime.layer().pipe(Layer.provideMerge(Stores))
 const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
+/** The read models: in Redis when `REDIS_URL` is set, in process otherwise; projected here unless `READ_MODELS=off`. */
+const ReadModelsLive = ReadModels.layer.pipe(Layer.provideMerge(ReadModelConfig.layerFromConfig))
 const App = Layer.mergeAll(
   Users.layer,
   Accounts.layer,
   Catalog.layer,
   Orders.layer,
+  OrderStatusFeed.layer,
   Payments.layer,
   Shipments.layer
-).pipe(Layer.provideMerge(Actors), Layer.provideMerge(Edge))
+).pipe(Layer.provideMerge(ReadModelsLive), Layer.provideMerge(Actors), Layer.provideMerge(Edge))
 
 /** Rate limits shared by every node through Redis when `REDIS_URL` is set, in process otherwise. */
 const RateLimits = Layer.unwrap(
@@ -133,10 +140,12 @@ const RequestSpans = Layer.unwrap(
 
 const Main = Served.pipe(
   Layer.provide(RequestSpans),
+  Layer.provide(LiveOrderStatus.redaction),
   Layer.provide(ApiLive.middleware),
   Layer.provide(EdgeStores),
   Layer.provide(HttpServerLive),
   Layer.provide(AdminSeed.layer),
+  Layer.provide(DemoUsersSeed.layer),
   Layer.provide(CatalogSeed.layer),
   Layer.provide(Workers),
   Layer.provide(App),

@@ -1,5 +1,7 @@
 import { Api, Faults, RouteTable } from "@agora/api"
+import { ReadModels } from "@agora/app"
 import { PgEventStore } from "@agora/eventstore"
+import { MemoryReadModelStore } from "@agora/readmodels"
 import { TestDatabase } from "@agora/testkit"
 import { NodeHttpServer } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
@@ -16,6 +18,7 @@ import { TcpProxy } from "./TcpProxy.ts"
 const serverOn = <E, R>(database: Layer.Layer<PgClient.PgClient, E, R>) =>
   HttpRouter.serve(Layer.mergeAll(HttpApp, Faults.layer), { disableListenLog: true, disableLogger: true }).pipe(
     Layer.provide(RouteTable.RouteTable.layer(Api, RouteTable.operationalRoutes)),
+    Layer.provide(ReadModels.layer.pipe(Layer.provideMerge(MemoryReadModelStore.layer))),
     Layer.provide(PgEventStore.layer()),
     Layer.provide(database),
     Layer.provideMerge(NodeHttpServer.layerTest),
@@ -55,10 +58,25 @@ describe("HttpApp", () => {
       Effect.gen(function* () {
         const res = yield* get("/api/ready")
         assert.strictEqual(res.status, 200)
-        const body = res.body as { status: string; checks: { event_store: { status: string; latency_ms: number } } }
+        const body = res.body as {
+          status: string
+          checks: {
+            event_store: { status: string; latency_ms: number }
+            read_models: { status: string; projections: Record<string, Record<string, unknown>> }
+          }
+        }
         assert.strictEqual(body.status, "ready")
         assert.strictEqual(body.checks.event_store.status, "up")
         assert.isAtLeast(body.checks.event_store.latency_ms, 0)
+        assert.strictEqual(body.checks.read_models.status, "up")
+        assert.sameMembers(Object.keys(body.checks.read_models.projections), ["orders", "accounts", "catalog"])
+        assert.deepInclude(body.checks.read_models.projections.orders, {
+          running_here: true,
+          generation: 1,
+          last_error: null,
+          parked: []
+        })
+        assert.isNumber(body.checks.read_models.projections.orders?.behind_events)
       })
     )
 

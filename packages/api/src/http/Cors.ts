@@ -36,7 +36,7 @@ export const originsConfig: Config.Config<CorsOrigins> = Config.String("CORS_ORI
   Config.map(parseOrigins)
 )
 
-export const allowedHeaders = ["authorization", "content-type", "idempotency-key"]
+export const allowedHeaders = ["authorization", "content-type", "idempotency-key", "x-min-position"]
 
 export const exposedHeaders = [
   "ratelimit-limit",
@@ -44,7 +44,8 @@ export const exposedHeaders = [
   "ratelimit-reset",
   "retry-after",
   "idempotent-replayed",
-  "location"
+  "location",
+  "x-position"
 ]
 
 /**

@@ -11,7 +11,9 @@
  * 6. `BodyLimit` — bodies over the limit are a 413, never read whole;
  * 7. `NulGuard` — a NUL character in the target or body is a 400;
  * 8. `Idempotency` — `Idempotency-Key` on POST: run once, replay after;
- * 9. `FastReads` — `GET /api/orders/{id}` answered here when it succeeds
+ * 9. `ReadYourWrites` — writes answer `X-Position`; reads with `min_position`
+ *    wait (bounded) until their read model has it;
+ * 10. `FastReads` — `GET /api/orders/{id}` answered here when it succeeds
  *    (anything else goes on to the route, which answers the problem).
  *
  * The order is the point: a request refused early costs little (a 429 reads
@@ -20,6 +22,7 @@
  */
 import type { Orders } from "@agora/app"
 import type { IdempotencyStore, RateLimiter, TokenService } from "@agora/edge"
+import type { Projections } from "@agora/readmodels"
 import { type Config, Effect, type Layer, type Types } from "effect"
 import { HttpRouter, type HttpServerRequest, type HttpServerResponse } from "effect/http"
 import * as BodyLimit from "./BodyLimit.ts"
@@ -31,6 +34,7 @@ import * as HttpMetrics from "./HttpMetrics.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as NulGuard from "./NulGuard.ts"
 import * as RateLimit from "./RateLimit.ts"
+import * as ReadYourWrites from "./ReadYourWrites.ts"
 import type { RouteTable } from "./RouteTable.ts"
 
 type Response = HttpServerResponse.HttpServerResponse
@@ -44,16 +48,17 @@ export const make = Effect.gen(function* () {
   const rateLimit = yield* RateLimit.make
   const bodyLimit = BodyLimit.make(yield* BodyLimit.maxBodyBytesConfig)
   const idempotency = yield* Idempotency.make
+  const readYourWrites = yield* ReadYourWrites.make
   const fastReads = yield* FastReads.make
   return (
     app: Effect.Effect<Response, Types.unhandled>
   ): Effect.Effect<Response, Types.unhandled, HttpServerRequest.HttpServerRequest> =>
-    metrics(cors(faults(identify(rateLimit(bodyLimit(NulGuard.make(idempotency(fastReads(app)))))))))
+    metrics(cors(faults(identify(rateLimit(bodyLimit(NulGuard.make(idempotency(readYourWrites(fastReads(app))))))))))
 })
 
 /** The edge for every route of the router. */
 export const layer: Layer.Layer<
   never,
   Config.ConfigError,
-  HttpRouter.HttpRouter | RouteTable | RateLimiter | IdempotencyStore | TokenService | Orders.Orders
+  HttpRouter.HttpRouter | RouteTable | RateLimiter | IdempotencyStore | TokenService | Orders.Orders | Projections
 > = HttpRouter.middleware(make, { global: true })

@@ -93,7 +93,8 @@ layer(makeServer("edge-cors", { config: { CORS_ORIGINS: `${origin}, http://local
       assert.sameMembers(String(reply.headers["access-control-allow-headers"]).split(","), [
         "authorization",
         "content-type",
-        "idempotency-key"
+        "idempotency-key",
+        "x-min-position"
       ])
       assert.include(String(reply.headers["access-control-allow-methods"]), "POST")
       assert.strictEqual(reply.headers["access-control-max-age"], "600")

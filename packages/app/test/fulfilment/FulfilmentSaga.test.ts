@@ -158,6 +158,9 @@ layer(makeStack("saga-paths", { PAYMENT_TIMEOUT: "400 millis" }), {
         const userId = yield* customer(undefined)
         const order = yield* place(userId, [{ sku, quantity: 1 }], "card", "tok_decline")
         yield* awaitStatus(order.id, "RESERVED")
+        // The provider answers only once it was asked.
+        while (!providerRequests.some((r) => r.paymentId === Orders.paymentIdOf(order.id)))
+          yield* Effect.sleep("10 millis")
         yield* webhook(Orders.paymentIdOf(order.id), order.id, "failed", 3_00)
         assert.strictEqual((yield* awaitStatus(order.id, "CANCELLED")).statusReason, "payment_declined")
         assert.deepInclude(yield* stockOf(sku), { reserved: 0, available: 1 })

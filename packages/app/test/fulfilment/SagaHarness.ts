@@ -8,10 +8,20 @@ import { randomUUID } from "node:crypto"
 import { InProcessActorRuntime } from "@agora/actors"
 import { Money, type Order } from "@agora/domain"
 import { PgEventStore } from "@agora/eventstore"
+import { MemoryReadModelStore } from "@agora/readmodels"
 import { TestDatabase } from "@agora/testkit"
 import { assert } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Layer } from "effect"
-import { Accounts, Catalog, FulfilmentSaga, Orders, PaymentProvider, Payments, Shipments } from "../../src/index.ts"
+import {
+  Accounts,
+  Catalog,
+  FulfilmentSaga,
+  Orders,
+  PaymentProvider,
+  Payments,
+  ReadModels,
+  Shipments
+} from "../../src/index.ts"
 
 /** What the provider was asked, in order. */
 export const providerRequests: Array<PaymentProvider.PaymentRequest> = []
@@ -29,6 +39,7 @@ export const makeStack = (label: string, config: Record<string, string> = {}) =>
     Layer.provideMerge(
       Layer.mergeAll(Orders.layer, Accounts.layer, Catalog.layer, Payments.layer, Shipments.layer, RecordingProvider)
     ),
+    Layer.provideMerge(ReadModels.layer.pipe(Layer.provideMerge(MemoryReadModelStore.layer))),
     Layer.provideMerge(InProcessActorRuntime.layer()),
     Layer.provideMerge(stores),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ PAYMENT_TIMEOUT: "60 seconds", ...config }))),
@@ -78,8 +89,11 @@ export const place = (
 
 const admin = { userId: "admin", admin: true }
 
+/** Reads once the read models have every event committed before the read. */
+const caughtUp = <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.andThen(ReadModels.awaitCaughtUp(), read)
+
 export const orderOf = (orderId: string) =>
-  Effect.flatMap(Orders.Orders, (orders) => orders.get(orderId, admin)).pipe(Effect.orDie)
+  caughtUp(Effect.flatMap(Orders.Orders, (orders) => orders.get(orderId, admin))).pipe(Effect.orDie)
 
 /** Waits (up to 10 s) until the order has the status; returns it. */
 export const awaitStatus = (orderId: string, status: Order.OrderStatus, within = Duration.seconds(10)) =>
@@ -94,13 +108,13 @@ export const awaitStatus = (orderId: string, status: Order.OrderStatus, within =
   })
 
 export const balanceOf = (userId: string) =>
-  Effect.flatMap(Accounts.Accounts, (accounts) => accounts.get(userId)).pipe(
+  caughtUp(Effect.flatMap(Accounts.Accounts, (accounts) => accounts.get(userId))).pipe(
     Effect.map((a) => a.balance as number),
     Effect.orDie
   )
 
 export const stockOf = (sku: string) =>
-  Effect.flatMap(Catalog.Catalog, (catalog) => catalog.stock(sku)).pipe(Effect.orDie)
+  caughtUp(Effect.flatMap(Catalog.Catalog, (catalog) => catalog.stock(sku))).pipe(Effect.orDie)
 
 export const paymentOf = (paymentId: string) =>
   Effect.flatMap(Payments.Payments, (payments) => payments.get(paymentId, admin)).pipe(Effect.orDie)

@@ -28,7 +28,7 @@ import {
 } from "@agora/domain"
 import { EventStore } from "@agora/eventstore"
 import { Effect } from "effect"
-import { Accounts, Orders } from "../../src/index.ts"
+import { Accounts, Orders, ReadModels } from "../../src/index.ts"
 import { type Outcome, totalOf } from "./SagaDriver.ts"
 import type { Scenario } from "./SagaScenario.ts"
 
@@ -46,6 +46,8 @@ export const check = (scenario: Scenario, outcome: Outcome) =>
     const accounts = yield* Accounts.Accounts
     const violations: Array<string> = [...outcome.problems]
     const fail = (message: string) => void violations.push(message)
+    // The ledger is read from its read model: checked once that has every event.
+    if (!(yield* ReadModels.awaitCaughtUp())) fail("the read models did not catch up with the log")
     const stream = (id: string) => Effect.orDie(store.readStream(id))
     const stateOf = <C, E extends { readonly _tag: string }, S, Err>(aggregate: Aggregate<C, E, S, Err>, id: string) =>
       Effect.map(Effect.orDie(actors.state(aggregate, id)), ({ state }) => state)

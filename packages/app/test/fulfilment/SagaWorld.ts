@@ -16,22 +16,20 @@
 import { ActorRuntime, InProcessActorRuntime } from "@agora/actors"
 import { Fulfilment } from "@agora/domain"
 import { type EventStore, PgEventStore, type SnapshotStore } from "@agora/eventstore"
+import { MemoryReadModelStore, type Projections, ReadModelStore } from "@agora/readmodels"
 import type { TestDatabase } from "@agora/testkit"
-import {
-  Cause,
-  ConfigProvider,
-  type Context,
-  Deferred,
-  Effect,
-  Exit,
-  Fiber,
-  Layer,
-  Logger,
-  Scope,
-  Semaphore
-} from "effect"
+import { Cause, ConfigProvider, Context, Deferred, Effect, Exit, Fiber, Layer, Logger, Scope, Semaphore } from "effect"
 import { SqlClient } from "effect/sql"
-import { Accounts, Catalog, FulfilmentSaga, Orders, PaymentProvider, Payments, ShippingInbox } from "../../src/index.ts"
+import {
+  Accounts,
+  Catalog,
+  FulfilmentSaga,
+  Orders,
+  PaymentProvider,
+  Payments,
+  ReadModels,
+  ShippingInbox
+} from "../../src/index.ts"
 
 /** The database the processes share: a `PgClient` and its `SqlClient`. */
 export type Database = Layer.Success<ReturnType<typeof TestDatabase.layer>>
@@ -46,6 +44,7 @@ export type Services =
   | ActorRuntime
   | EventStore
   | SnapshotStore
+  | Projections
   | Database
 
 interface Process {
@@ -105,6 +104,22 @@ export interface World {
   readonly processes: () => number
   /** Error-level log lines since the last `drainErrors`. */
   readonly drainErrors: () => ReadonlyArray<string>
+}
+
+/**
+ * The read models outlive the processes, as Redis would: one store per
+ * database, so a restarted process resumes the projections from their
+ * checkpoints instead of replaying every earlier scenario's events.
+ */
+const readModelStores = new WeakMap<object, ReadModelStore["Service"]>()
+const readModelStoreOf = (database: Context.Context<Database>): ReadModelStore["Service"] => {
+  const key = Context.get(database, SqlClient.SqlClient)
+  let store = readModelStores.get(key)
+  if (store === undefined) {
+    store = Effect.runSync(MemoryReadModelStore.make)
+    readModelStores.set(key, store)
+  }
+  return store
 }
 
 /** The deadline the processes run with: long, so only the test makes deadlines due. */
@@ -183,6 +198,9 @@ export const make = (
     const base = <A, E, R>(top: Layer.Layer<A, E, R>) =>
       top.pipe(
         Layer.provideMerge(Layer.mergeAll(Orders.layer, Accounts.layer, Catalog.layer, Payments.layer, provider)),
+        Layer.provideMerge(
+          ReadModels.layer.pipe(Layer.provideMerge(Layer.succeed(ReadModelStore, readModelStoreOf(database))))
+        ),
         Layer.provideMerge(actors),
         Layer.provideMerge(PgEventStore.layer()),
         Layer.provideMerge(Layer.succeedContext(database)),
