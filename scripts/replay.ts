@@ -4,7 +4,8 @@
  * --help`), on the database the server would use: `DATABASE_URL`, or the
  * embedded PostgreSQL in `.data/pg` (stop the server first: it owns that database).
  */
-import { main, Stores } from "../packages/server/src/scripts/Cli.ts"
+import { main } from "../packages/server/src/scripts/Cli.ts"
+import { layer } from "../packages/server/src/scripts/Rebuild.ts"
 import { script } from "../packages/server/src/scripts/Replay.ts"
 
-main(script, Stores)
+main(script, layer)

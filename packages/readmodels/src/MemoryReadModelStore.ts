@@ -57,6 +57,9 @@ const sweepEveryMillis = 60_000
 const failure = (operation: string, message: string) => new ReadModelError({ operation, cause: new Error(message) })
 
 /** A fresh, empty in-process store. */
+/** How long a `Drop` marker refuses older fills (see the port). */
+const markerTtlMillis = 3_600_000
+
 export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => {
   const projections = new Map<string, ProjectionData>()
 
@@ -141,7 +144,10 @@ export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => 
           break
         case "Drop": {
           const stored = liveDoc(data, write.key, now)
-          if (stored !== undefined && stored.version < write.belowVersion) data.docs.delete(write.key)
+          if (stored === undefined || stored.version < write.belowVersion) {
+            // A marker, not a document: later fills and puts below `belowVersion` are refused.
+            data.docs.set(write.key, { version: write.belowVersion - 1, json: "", expiresAt: now + markerTtlMillis })
+          }
           break
         }
         case "IndexAdd": {
@@ -182,7 +188,7 @@ export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => 
     const data = existing(target.projection, generation)
     return keys.map((key): StoredDoc | undefined => {
       const doc = data === undefined ? undefined : liveDoc(data, key, now)
-      return doc === undefined ? undefined : { version: doc.version, json: doc.json }
+      return doc === undefined || doc.json === "" ? undefined : { version: doc.version, json: doc.json }
     })
   })
 
@@ -288,7 +294,9 @@ export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => 
         if (data === undefined) return entries
         for (const key of data.docs.keys()) {
           const doc = liveDoc(data, key, now)
-          if (doc !== undefined) entries.push({ _tag: "Doc", key, doc: { version: doc.version, json: doc.json } })
+          if (doc !== undefined && doc.json !== "") {
+            entries.push({ _tag: "Doc", key, doc: { version: doc.version, json: doc.json } })
+          }
         }
         for (const [key, index] of data.indexes) {
           const all: ReadonlyArray<IndexEntry> = index.all()

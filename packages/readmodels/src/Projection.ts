@@ -9,10 +9,12 @@
  * An event applies to a document only when the document is exactly one
  * version behind it (`applyToDoc`): a document that is missing (expired from
  * the cache, or never held) stays missing until a reader repopulates it from
- * the event store; one already at or past the event is left alone (idempotent
- * by version); one further behind is dropped, since it can no longer be made
- * current. So a document, when present, is always the state of its stream at
- * its version.
+ * the event store, and a `Drop` marker makes sure that reader's fold includes
+ * the event (a fill of an older fold, racing the projection, is refused); one
+ * already at or past the event is left alone (idempotent by version); one
+ * further behind is dropped, since it can no longer be made current. So a
+ * document, when present, is its stream's state at its version, and never
+ * older than an event the projection has passed.
  */
 import type { RecordedEvent } from "@agora/eventstore"
 
@@ -75,7 +77,8 @@ export const applyToDoc = <V>(
 ): void => {
   const current = context.doc(key, codec)
   if (current === undefined) {
-    if (event.version !== 1) return
+    // Not held (expired, or never read): it stays missing, and a reader's fill of an older fold is refused.
+    if (event.version !== 1) return context.drop(key, event.version)
     const value = step.create()
     if (value !== undefined) context.put(key, { version: 1, value }, codec, step.ttlSeconds)
     return

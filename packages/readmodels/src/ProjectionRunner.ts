@@ -211,6 +211,7 @@ const runOnce = (projection: Projection, tracker: Tracker, options: RunnerOption
           Effect.gen(function* () {
             const last = page.at(-1)
             if (last === undefined) return
+            working.forgetMissing()
             const keys = keysToLoad(projection, page, working)
             if (keys.length > 0) {
               const docs = yield* store.getDocs(generation, keys)

@@ -48,7 +48,13 @@ export type Write =
       /** Omitted: kept until overwritten or dropped. */
       readonly ttlSeconds?: number | undefined
     }
-  /** Deletes the document if its stored version is < `belowVersion` (or it has none): it can no longer be kept current. */
+  /**
+   * The document can no longer be kept current: one stored with a version <
+   * `belowVersion` is deleted, and (whether there was one or not) a marker
+   * stays for an hour that refuses any later `Put` or `fill` below
+   * `belowVersion` — so a reader that folded an older state cannot put it
+   * back after the projection moved past it. Reads see no document.
+   */
   | { readonly _tag: "Drop"; readonly key: string; readonly belowVersion: number }
   /** Adds (or re-scores) a member of a sorted index. */
   | { readonly _tag: "IndexAdd"; readonly key: string; readonly score: number; readonly member: string }

@@ -82,7 +82,10 @@ const parseScored = (reply: ReadonlyArray<unknown>): Array<IndexEntry> => {
 const parseDoc = (value: string | null | undefined): StoredDoc | undefined => {
   if (value == null) return undefined
   const bar = value.indexOf("|")
-  return bar < 0 ? undefined : { version: Number(value.slice(0, bar)), json: value.slice(bar + 1) }
+  // `<version>|` with no JSON is a `Drop` marker: no document.
+  return bar < 0 || bar === value.length - 1
+    ? undefined
+    : { version: Number(value.slice(0, bar)), json: value.slice(bar + 1) }
 }
 
 const ttlArg = (ttlSeconds: number | undefined) => (ttlSeconds === undefined ? "" : Math.ceil(ttlSeconds * 1000))

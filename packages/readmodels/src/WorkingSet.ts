@@ -3,12 +3,13 @@
  * each loaded (or known missing) once, decoded at most once, changed by any
  * number of events, and encoded once when the batch is flushed into writes.
  *
- * The live runner keeps it across batches (bounded) as a cache: that is safe
- * because the runner is its generation's only writer of projected documents
- * and every write is version-guarded — if a reader filled a newer version
- * meanwhile, the runner's older puts are refused by the store and its next
- * event applies to its own copy, which is the same state. A failed commit
- * throws the working set away with the run.
+ * The live runner keeps it across batches (bounded) as a cache of the
+ * documents it holds: that is safe because every write is version-guarded and
+ * the runner's copy is its stream's true state at its version — if a reader
+ * filled a newer version meanwhile, the runner's older puts are refused and its
+ * next event applies to its own copy, which is the same state. What it must not
+ * keep is "missing": a reader may fill, or a re-feed restore, the document at
+ * any time (`forgetMissing`). A failed commit throws the working set away.
  */
 import type { DocCodec, ProjectionContext, WorkingDoc } from "./Projection.ts"
 import type { StoredDoc, Write } from "./ReadModelStore.ts"
@@ -115,6 +116,16 @@ export class WorkingSet {
     }
     this.dirty.clear()
     return writes
+  }
+
+  /**
+   * Forgets the documents known to be missing: someone else may have put them
+   * since (a reader's fill, a re-feed), and an event must then apply to what is
+   * there, or the document would stay behind its stream. Call before each
+   * batch of a live runner.
+   */
+  forgetMissing(): void {
+    for (const [key, slot] of this.slots) if (slot === null) this.slots.delete(key)
   }
 
   /** Forgets everything once over capacity (call between batches, after a flush). */

@@ -103,17 +103,23 @@ export const readModelStoreContract = <E>(adapter: string, factory: Layer.Layer<
         })
       )
 
-      it.effect("Drop deletes a document only below the given version", () =>
+      it.effect("Drop deletes a document only below the given version, and refuses older ones after", () =>
         Effect.gen(function* () {
-          const { commit, get } = yield* setup
+          const { store, projection, commit, get } = yield* setup
           yield* commit([put("a", 5), put("b", 5)])
           yield* commit([drop("a", 5), drop("missing", 9)])
           assert.deepStrictEqual(yield* get("a", "missing"), [doc(5), undefined])
-          yield* commit([drop("a", 6), drop("b", Number.POSITIVE_INFINITY)])
+          // A reader's fold older than the dropped version cannot come back; one at or past it can.
+          assert.isFalse(yield* store.fill({ projection }, "missing", doc(8), undefined))
+          assert.deepStrictEqual(yield* get("missing"), [undefined])
+          assert.isTrue(yield* store.fill({ projection }, "missing", doc(9), undefined))
+          assert.deepStrictEqual(yield* get("missing"), [doc(9)])
+          yield* commit([drop("a", 6), drop("b", 100)])
           assert.deepStrictEqual(yield* get("a", "b"), [undefined, undefined])
-          // Gone is gone: any version may be put again.
-          yield* commit([put("a", 1)])
-          assert.deepStrictEqual(yield* get("a"), [doc(1)])
+          yield* commit([put("a", 1), put("b", 99)])
+          assert.deepStrictEqual(yield* get("a", "b"), [undefined, undefined])
+          yield* commit([put("a", 6), put("b", 100)])
+          assert.deepStrictEqual(yield* get("a", "b"), [doc(6), doc(100)])
         })
       )
     })

@@ -68,7 +68,9 @@ while i <= n do
   elseif op == "D" then
     local key = docs .. ARGV[i + 1]
     local version = storedVersion(key)
-    if version ~= nil and version < tonumber(ARGV[i + 2]) then redis.call("DEL", key) end
+    local below = tonumber(ARGV[i + 2])
+    -- A marker (no JSON) at below - 1: later fills and puts below it are refused for an hour.
+    if version == nil or version < below then redis.call("SET", key, tostring(below - 1) .. "|", "PX", 3600000) end
     i = i + 3
   elseif op == "A" then
     redis.call("ZADD", indexes .. ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])

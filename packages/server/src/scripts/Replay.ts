@@ -5,7 +5,10 @@
  * time, so it runs over any length of log in constant memory; progress and
  * the summary go to stderr.
  */
+
+import { ReadModels } from "@agora/app"
 import type { EventStore, EventStoreError, RecordedEvent } from "@agora/eventstore"
+import { type Projection, type ReadModelError, type ReadModelStore, Refeed, type StaleCommit } from "@agora/readmodels"
 import { Effect, Stream } from "effect"
 import * as Aggregates from "./Aggregates.ts"
 import { exitCodes, integerOption, parse, type Script, UsageError } from "./Cli.ts"
@@ -21,6 +24,20 @@ export interface ReplayArgs {
   readonly limit: number | undefined
   readonly pageSize: number
   readonly json: boolean
+  /** Re-feed to this projection instead of printing. */
+  readonly project: Projection | undefined
+}
+
+const projectionNamed = (name: string | undefined) => {
+  if (name === undefined) return Effect.succeed(undefined)
+  const found = ReadModels.projections.find((p) => p.name === name)
+  return found === undefined
+    ? Effect.fail(
+        new UsageError({
+          message: `unknown projection ${name} (known: ${ReadModels.projections.map((p) => p.name).join(", ")})`
+        })
+      )
+    : Effect.succeed(found)
 }
 
 export const usage = `
@@ -45,7 +62,11 @@ Progress is drawn on stderr when it is a terminal; a summary line (events scanne
 time, events/s) ends the run on stderr. Runs on DATABASE_URL, or the embedded PostgreSQL in
 .data/pg (stop the server first).
 
-Coming: --project NAME, to re-feed the selected events to a projection.
+  --project NAME       re-feed the selected events to a read model (${ReadModels.projections.map((p) => p.name).join(", ")})
+                       instead of printing them: its live generation in Redis (REDIS_URL), at the checkpoint
+                       it is at. A document is only ever replaced by a newer version, so feeding a stream
+                       from its first event rebuilds its document, and events it has already applied change
+                       nothing. Safe while the server runs.
 `
 
 const parseReplay = (argv: ReadonlyArray<string>) =>
@@ -59,7 +80,8 @@ const parseReplay = (argv: ReadonlyArray<string>) =>
         type: { type: "string", multiple: true },
         limit: { type: "string" },
         "page-size": { type: "string" },
-        json: { type: "boolean", default: false }
+        json: { type: "boolean", default: false },
+        project: { type: "string" }
       },
       allowPositionals: true
     })
@@ -89,13 +111,61 @@ const parseReplay = (argv: ReadonlyArray<string>) =>
       filter,
       limit: yield* integerOption("limit", values.limit, 1),
       pageSize: (yield* integerOption("page-size", values["page-size"], 1)) ?? 1000,
-      json: values.json
+      json: values.json,
+      project: yield* projectionNamed(values.project)
     } satisfies ReplayArgs
   })
 
-/** Prints the selected events; 0 when the read is complete, however many it printed. */
-export const replay = (args: ReplayArgs): Effect.Effect<number, EventStoreError, EventStore | Output> =>
+/** Re-feeds the selected events to a projection; prints a summary. */
+const project = (args: ReplayArgs, projection: Projection) =>
   Effect.gen(function* () {
+    const watch = yield* Progress.stopwatch
+    const read = yield* LogReader.open({
+      from: args.from,
+      ...(args.to === undefined ? {} : { to: args.to }),
+      pageSize: args.pageSize,
+      filter: args.filter
+    })
+    const progress = yield* Progress.make({
+      label: `replay → ${projection.name}`,
+      total: read.expected,
+      unit: "events"
+    })
+    let fed = 0
+    const pages = read.pages.pipe(
+      Stream.tap((page) => progress.advance(page.scanned)),
+      Stream.map((page) => {
+        const room = args.limit === undefined ? page.events.length : Math.max(0, args.limit - fed)
+        const events = page.events.length > room ? page.events.slice(0, room) : page.events
+        fed += events.length
+        return events
+      })
+    )
+    const report = yield* Refeed.refeed(projection, pages)
+    yield* progress.done
+    yield* Progress.printSummary({
+      label: `replay → ${projection.name}`,
+      counts: [
+        ["fed", report.events],
+        ["applied", report.applied]
+      ],
+      unit: "events",
+      elapsedMillis: yield* watch.elapsed,
+      notes: [
+        `generation ${report.generation}`,
+        `${Progress.count(report.writes)} writes`,
+        ...(report.parked > 0 ? [`${report.parked} parked again (still not applicable)`] : [])
+      ]
+    })
+    return exitCodes.ok
+  })
+
+/** Prints the selected events (or re-feeds them); 0 when the read is complete, however many it printed. */
+export const replay = (
+  args: ReplayArgs
+): Effect.Effect<number, EventStoreError | ReadModelError | StaleCommit, EventStore | ReadModelStore | Output> =>
+  Effect.gen(function* () {
+    if (args.project !== undefined) return yield* project(args, args.project)
     const output = yield* Output
     const watch = yield* Progress.stopwatch
     const read = yield* LogReader.open({
@@ -137,7 +207,11 @@ export const replay = (args: ReplayArgs): Effect.Effect<number, EventStoreError,
     return exitCodes.ok
   })
 
-export const script: Script<ReplayArgs, EventStoreError, EventStore | Output> = {
+export const script: Script<
+  ReplayArgs,
+  EventStoreError | ReadModelError | StaleCommit,
+  EventStore | ReadModelStore | Output
+> = {
   usage,
   parse: parseReplay,
   run: replay

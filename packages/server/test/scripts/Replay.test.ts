@@ -4,6 +4,7 @@
  * page-wise reader underneath.
  */
 import { EventStore, ExpectedVersion, PgEventStore, Uuid } from "@agora/eventstore"
+import { MemoryReadModelStore, ProjectionRunner, ReadModelStore } from "@agora/readmodels"
 import { TestDatabase } from "@agora/testkit"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
@@ -35,6 +36,7 @@ const Seeded = Layer.effectDiscard(
 )
 
 const Stack = Seeded.pipe(
+  Layer.provideMerge(MemoryReadModelStore.layer),
   Layer.provideMerge(PgEventStore.layer()),
   Layer.provideMerge(TestDatabase.layer("scripts_replay")),
   Layer.orDie
@@ -181,6 +183,27 @@ describe("pnpm replay", () => {
         )
         const head = yield* LogReader.open({})
         assert.deepStrictEqual([head.from, head.to, head.expected], [1, 7, 7])
+      })
+    )
+    it.effect("--project re-feeds the selected events to a read model; what it cannot apply is parked again", () =>
+      Effect.gen(function* () {
+        const { code, out, err } = yield* replay("--stream", "order-a", "--project", "orders")
+        assert.strictEqual(code, 0)
+        assert.strictEqual(out, "", "nothing printed: the events went to the projection")
+        // The test log's events are not real order events: the projection cannot apply them.
+        assert.match(err, /replay → orders: 3 events fed, 3 applied in .*3 parked again/)
+        const store = yield* ReadModelStore
+        const parked = yield* store.indexRange({ projection: "orders" }, ProjectionRunner.parkedIndex, {
+          order: "asc",
+          limit: 10
+        })
+        assert.deepStrictEqual(
+          parked.map((entry) => (JSON.parse(entry.member) as { position: number }).position),
+          [1, 3, 6]
+        )
+        const unknown = yield* replay("--project", "nope")
+        assert.strictEqual(unknown.code, Cli.exitCodes.usage)
+        assert.include(unknown.err, "unknown projection nope")
       })
     )
   })
