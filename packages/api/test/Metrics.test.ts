@@ -33,6 +33,29 @@ layer(makeServer("api-metrics"), { excludeTestServices: true, timeout: "120 seco
       })
     )
 
+    it.effect("reports each projection's position and its lag behind the log", () =>
+      Effect.gen(function* () {
+        const { token } = yield* signUp(`metrics-${randomUUID().slice(0, 8)}@example.com`)
+        const opened = yield* call("POST", "/api/accounts", { token })
+        assert.strictEqual(opened.status, 201)
+        // A read with the write's position waits for the accounts projection, so it has applied the write.
+        assert.strictEqual((yield* call("GET", "/api/accounts/me", { token })).status, 200)
+        const { reply, samples } = yield* scrape
+        assert.include(reply.body, "# TYPE agora_projection_lag_seconds histogram")
+        for (const projection of ["orders", "accounts", "catalog"]) {
+          const position = samples.find(
+            (s) => s.name === "agora_projection_position" && s.labels.projection === projection
+          )
+          assert.isDefined(position, `agora_projection_position{projection="${projection}"}`)
+          assert.isAbove(position!.value, 0)
+        }
+        const lagged = samples.find(
+          (s) => s.name === "agora_projection_lag_seconds_count" && s.labels.projection === "accounts"
+        )
+        assert.isAbove(lagged?.value ?? 0, 0, "the accounts projection timed the events it applied")
+      })
+    )
+
     it.effect("a failed write appends nothing", () =>
       Effect.gen(function* () {
         const email = `metrics-${randomUUID().slice(0, 8)}@example.com`
