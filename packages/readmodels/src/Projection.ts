@@ -78,7 +78,10 @@ export const applyToDoc = <V>(
   const current = context.doc(key, codec)
   if (current === undefined) {
     // Not held (expired, or never read): it stays missing, and a reader's fill of an older fold is refused.
-    if (event.version !== 1) return context.drop(key, event.version)
+    if (event.version !== 1) {
+      context.drop(key, event.version)
+      return
+    }
     const value = step.create()
     if (value !== undefined) context.put(key, { version: 1, value }, codec, step.ttlSeconds)
     return

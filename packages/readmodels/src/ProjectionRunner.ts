@@ -257,7 +257,8 @@ const runForever = (projection: Projection, tracker: Tracker, options: RunnerOpt
         tracker.lastError = Cause.pretty(cause).split("\n")[0]
       }).pipe(Effect.andThen(Effect.logError(`projection ${projection.name} failed; restarting`, cause)))
     ),
-    Effect.retry(Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced(Duration.seconds(10))])),
+    // Capped at 2 s: a store that is back is caught up with soon, and readers waiting for a position are not kept long.
+    Effect.retry(Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced(Duration.seconds(2))])),
     Effect.forever
   )
 
@@ -308,13 +309,22 @@ export const layer = (
           const tracker = trackers.get(name)
           if (options.run && tracker !== undefined) {
             if (tracker.position >= min) return true
-            const reached = yield* Effect.callback<boolean>((resume) => {
+            const woken = Effect.callback<boolean>((resume) => {
               const waiter = { min, wake: () => resume(Effect.succeed(true)) }
               tracker.waiters.push(waiter)
               return Effect.sync(() => {
                 tracker.waiters = tracker.waiters.filter((w) => w !== waiter)
               })
-            }).pipe(Effect.timeoutOption(timeout))
+            })
+            // While the runner is failing, the store may be down: then this fails with the store's error (readers
+            // answer from the event store instead of waiting in vain), rather than waiting out the timeout.
+            const storeDown = Effect.gen(function* () {
+              while (true) {
+                if (tracker.lastError !== undefined) yield* store.ping
+                yield* Effect.sleep("50 millis")
+              }
+            })
+            const reached = yield* Effect.raceFirst(woken, storeDown).pipe(Effect.timeoutOption(timeout))
             return reached._tag === "Some"
           }
           // Another process runs it: poll the store.
