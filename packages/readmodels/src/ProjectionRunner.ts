@@ -21,7 +21,7 @@
  */
 import { EventStore, type EventStoreError, type RecordedEvent } from "@agora/eventstore"
 import { Cause, Clock, Context, Duration, Effect, Layer, Metric, Schedule, Stream } from "effect"
-import type { Projection } from "./Projection.ts"
+import type { Projection, WorkingDoc } from "./Projection.ts"
 import { type Generation, type ReadModelError, ReadModelStore, StaleCommit } from "./ReadModelStore.ts"
 import { WorkingSet } from "./WorkingSet.ts"
 
@@ -83,7 +83,12 @@ interface Tracker {
   generation: number | undefined
   lastError: string | undefined
   waiters: Array<{ readonly min: number; readonly wake: () => void }>
+  /** The documents this process's runner committed last, decoded (bounded): reads need no store round trip. */
+  committed: Map<string, WorkingDoc<unknown>>
 }
+
+/** How many committed documents a runner keeps for this process's readers, per projection. */
+const committedCapacity = 50_000
 
 const advance = (tracker: Tracker, position: number) => {
   tracker.position = position
@@ -181,6 +186,7 @@ const runOnce = (projection: Projection, tracker: Tracker, options: RunnerOption
       projection: projection.name,
       generation: yield* store.activeGeneration(projection.name)
     }
+    tracker.committed.clear()
     let checkpoint = yield* store.checkpoint(generation)
     if (checkpoint > 0 && !(yield* sameLog(generation, checkpoint))) {
       // Built from another event log (the same Redis prefix pointed at another database): start over, blue/green.
@@ -219,12 +225,23 @@ const runOnce = (projection: Projection, tracker: Tracker, options: RunnerOption
             }
             noteOrigin(page, checkpoint, working)
             const { handled, parked } = applyPage(projection, page, working)
+            const writes = working.flush()
             yield* store.commit(generation, {
               expectedCheckpoint: checkpoint,
               checkpoint: last.position,
-              writes: working.flush(),
+              writes,
               requireActive: true
             })
+            // What is now committed, for this process's readers (before the checkpoint is announced).
+            if (tracker.committed.size + writes.length > committedCapacity) tracker.committed.clear()
+            for (const write of writes) {
+              if (write._tag === "Drop") tracker.committed.delete(write.key)
+              else if (write._tag === "Put") {
+                const held = working.held(write.key)
+                if (held === undefined) tracker.committed.delete(write.key)
+                else tracker.committed.set(write.key, held)
+              }
+            }
             working.trim()
             checkpoint = last.position
             advance(tracker, checkpoint)
@@ -274,6 +291,13 @@ export class Projections extends Context.Service<
       timeout: Duration.Input
     ) => Effect.Effect<boolean, ReadModelError>
     readonly status: Effect.Effect<ReadonlyArray<ProjectionStatus>>
+    /**
+     * A document as this process's runner last committed it, decoded with the
+     * projection's own codec — as current as the projection's position, which
+     * is all a read promises — or `undefined` (not held, the projection runs
+     * elsewhere, or its runner is failing): then read the store.
+     */
+    readonly committed: (name: string, key: string) => WorkingDoc<unknown> | undefined
   }
 >()("@agora/readmodels/Projections") {}
 
@@ -291,7 +315,13 @@ export const layer = (
       const store = yield* ReadModelStore
       const trackers = new Map<string, Tracker>()
       for (const projection of projections) {
-        const tracker: Tracker = { position: 0, generation: undefined, lastError: undefined, waiters: [] }
+        const tracker: Tracker = {
+          position: 0,
+          generation: undefined,
+          lastError: undefined,
+          waiters: [],
+          committed: new Map()
+        }
         trackers.set(projection.name, tracker)
         if (options.run) yield* Effect.forkScoped(runForever(projection, tracker, options))
       }
@@ -349,7 +379,14 @@ export const layer = (
         })
       )
 
-      return Projections.of({ position, awaitPosition, status })
+      // Not while the runner is failing: the store may be down, and readers must then fold the event store,
+      // which has the writes the runner could not commit.
+      const committed = (name: string, key: string) => {
+        const tracker = options.run ? trackers.get(name) : undefined
+        return tracker === undefined || tracker.lastError !== undefined ? undefined : tracker.committed.get(key)
+      }
+
+      return Projections.of({ position, awaitPosition, status, committed })
     })
   )
 

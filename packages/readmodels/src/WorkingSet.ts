@@ -128,6 +128,14 @@ export class WorkingSet {
     for (const [key, slot] of this.slots) if (slot === null) this.slots.delete(key)
   }
 
+  /** The document as the set holds it (after a flush: as committed), if it holds one. */
+  held(key: string): WorkingDoc<unknown> | undefined {
+    const slot = this.slots.get(key)
+    return slot === undefined || slot === null || !slot.decoded
+      ? undefined
+      : { version: slot.version, value: slot.value }
+  }
+
   /** Forgets everything once over capacity (call between batches, after a flush). */
   trim(): void {
     if (this.slots.size > this.capacity) this.slots.clear()

@@ -145,6 +145,12 @@ for (const adapter of adapters) {
           assert.isTrue(yield* projections.awaitPosition(projection.name, target, "5 seconds"))
           assert.deepStrictEqual(yield* counts(streams), [12, 3, 1])
           assert.strictEqual(yield* projections.position(projection.name), target)
+          // This process's readers get what the runner committed without asking the store.
+          assert.deepStrictEqual(projections.committed(projection.name, "count:counter-a"), {
+            version: 12,
+            value: { n: 12 }
+          })
+          assert.isUndefined(projections.committed(projection.name, "count:nothing"))
           const ticks = yield* store.indexRange({ projection: projection.name }, "ticks:counter-a", {
             order: "asc",
             limit: 100

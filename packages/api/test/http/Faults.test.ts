@@ -17,8 +17,14 @@ const customer = Effect.gen(function* () {
   return token
 })
 
+/** The highest `X-Position` the raw top-ups were answered with: reads wait for it (the read models trail writes). */
+let written = 0
+
 const balanceOf = (token: string) =>
-  Effect.map(call("GET", "/api/accounts/me", { token }), (reply) => reply.body.balance as string)
+  Effect.map(
+    call("GET", "/api/accounts/me", { token, headers: { "x-min-position": String(written) } }),
+    (reply) => reply.body.balance as string
+  )
 
 const topUp = (token: string, body: string | Buffer, options: { chunked?: boolean; contentType?: string } = {}) =>
   send({
@@ -27,7 +33,13 @@ const topUp = (token: string, body: string | Buffer, options: { chunked?: boolea
     headers: { authorization: `Bearer ${token}`, "content-type": options.contentType ?? "application/json" },
     body,
     ...(options.chunked === undefined ? {} : { chunked: options.chunked })
-  })
+  }).pipe(
+    Effect.tap((reply) =>
+      Effect.sync(() => {
+        written = Math.max(written, Number(reply.headers["x-position"] ?? 0))
+      })
+    )
+  )
 
 const MiB = 1024 * 1024
 

@@ -6,10 +6,12 @@
  * meanwhile. When the store is down, reads still answer from the event store
  * (and nothing is filled); a warning is logged at most every 10 seconds.
  *
- * Decoded documents are kept per key with their JSON text: an unchanged
- * document is decoded once, however often it is read.
+ * When this process runs the projection, the documents its runner last
+ * committed are read from it directly (decoded, no store round trip); others
+ * come from the store. Decoded documents are kept per key with their JSON
+ * text: an unchanged document is decoded once, however often it is read.
  */
-import { type DocCodec, type ReadModelError, ReadModelStore, type WorkingDoc } from "@agora/readmodels"
+import { type DocCodec, Projections, type ReadModelError, ReadModelStore, type WorkingDoc } from "@agora/readmodels"
 import { Clock, Effect } from "effect"
 
 const warnEveryMs = 10_000
@@ -17,6 +19,7 @@ const decodedCapacity = 20_000
 
 export const make = Effect.gen(function* () {
   const store = yield* ReadModelStore
+  const projections = yield* Projections
   let lastWarning = 0
   const decoded = new Map<string, { readonly json: string; readonly value: unknown }>()
 
@@ -57,6 +60,9 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const { projection, keys, codec, ttlSeconds, fold } = options
       const target = { projection }
+      // Held by this process's own runner as it committed them: no store round trip (the hot path).
+      const local = keys.map((key) => projections.committed(projection, key) as WorkingDoc<V> | undefined)
+      if (local.every((doc) => doc !== undefined)) return local
       const stored = yield* store.getDocs(target, keys).pipe(
         Effect.map((docs) => ({ up: true as const, docs })),
         Effect.catch((error: ReadModelError) =>
@@ -66,6 +72,8 @@ export const make = Effect.gen(function* () {
       return yield* Effect.forEach(
         keys,
         (key, i) => {
+          const held = local[i]
+          if (held !== undefined) return Effect.succeed(held)
           const doc = stored.docs[i]
           if (doc !== undefined) {
             const value = decode(projection, key, doc.json, codec)
