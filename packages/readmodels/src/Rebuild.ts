@@ -1,9 +1,9 @@
 /**
  * Blue/green rebuild of one projection, safe while the live one runs:
  *
- * 1. a new, inactive generation is filled from the whole event log (pages read
- *    from PostgreSQL while the previous page is committed to the store), until
- *    it has caught up with the live generation's checkpoint;
+ * 1. a new, inactive generation is filled from the whole event log (each page
+ *    committed to the store while the next is read from PostgreSQL and
+ *    applied), until it has caught up with the live generation's checkpoint;
  * 2. the two are compared: documents at the same version must be equal, and
  *    indexes must hold the same members. What differs only because the live
  *    one moved on meanwhile is checked again after another catch-up; what
@@ -16,10 +16,10 @@
  *    dropped after a grace period that outlasts readers' cached pointer.
  */
 import { EventStore } from "@agora/eventstore"
-import { Clock, Duration, Effect, Stream } from "effect"
+import { Clock, Duration, Effect, Fiber, Stream } from "effect"
 import type { Projection } from "./Projection.ts"
 import { applyPage, keysToLoad, noteOrigin } from "./ProjectionRunner.ts"
-import { type Entry, type Generation, ReadModelStore } from "./ReadModelStore.ts"
+import { type Entry, type Generation, type ReadModelError, ReadModelStore, type StaleCommit } from "./ReadModelStore.ts"
 import { WorkingSet } from "./WorkingSet.ts"
 
 export interface RebuildProgress {
@@ -86,38 +86,52 @@ export const rebuild = (projection: Projection, options: RebuildOptions = {}) =>
     let count = 0
     let parked = 0
 
-    /** Reads and applies pages until the new generation has reached `target`. */
+    /**
+     * Reads and applies pages until the new generation has reached `target`.
+     * Each page's commit runs while the next page is read and applied (one
+     * commit in flight; the store runs them in the order issued, and a refused
+     * one, or one that fails twice, fails the rebuild at the next page).
+     */
     const catchUp = (target: number) =>
       Effect.gen(function* () {
+        let committing: Fiber.Fiber<number, StaleCommit | ReadModelError> | undefined
+        const settle = Effect.gen(function* () {
+          if (committing === undefined) return
+          const position = yield* Fiber.join(committing)
+          committing = undefined
+          options.onProgress?.({ position, target, events: count })
+        })
         let page = yield* events.readAll({ after: checkpoint, limit: batchSize })
         while (page.length > 0 && checkpoint < target) {
           const last = page.at(-1)!
-          const keys = keysToLoad(projection, page, working)
-          if (keys.length > 0) {
-            const docs = yield* store.getDocs(fresh, keys)
-            for (const [i, key] of keys.entries()) working.load(key, docs[i])
-          }
+          // The new generation was empty when it was made, and only this rebuild writes into it (readers
+          // fill the active one): a document the working set does not hold is missing, no need to ask.
+          for (const key of keysToLoad(projection, page, working)) working.load(key, undefined)
           noteOrigin(page, checkpoint, working)
           parked += applyPage(projection, page, working).parked
+          const writes = working.flush()
+          yield* settle
+          const position = last.position
           const commit = store.commit(fresh, {
             expectedCheckpoint: checkpoint,
-            checkpoint: last.position,
-            writes: working.flush(),
+            checkpoint: position,
+            writes,
             requireActive: false
           })
-          count += page.length
-          checkpoint = last.position
-          // The next page is read from PostgreSQL while this one is written to the store.
-          const [next] = yield* Effect.all(
-            [
-              last.position >= target ? Effect.succeed([]) : events.readAll({ after: checkpoint, limit: batchSize }),
-              commit
-            ],
-            { concurrency: 2 }
+          // A commit that failed in transit (a timeout: its reply was late) may still have been applied;
+          // the generation's checkpoint, read after it, tells. One that was not applied is sent once more.
+          const expected = checkpoint
+          const settled = Effect.catchTag(commit, "ReadModelError", (error) =>
+            Effect.flatMap(store.checkpoint(fresh), (found) =>
+              found === position ? Effect.void : found === expected ? commit : Effect.fail(error)
+            )
           )
-          page = next
-          options.onProgress?.({ position: checkpoint, target, events: count })
+          committing = yield* Effect.forkChild(Effect.as(settled, position))
+          count += page.length
+          checkpoint = position
+          page = position >= target ? [] : yield* events.readAll({ after: checkpoint, limit: batchSize })
         }
+        yield* settle
       })
 
     const from = checkpoint

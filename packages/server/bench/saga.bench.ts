@@ -14,46 +14,12 @@
  * as not done. Also reported: the outbox backlog after the run and the relay's
  * throughput while draining it.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import { once } from "node:events"
-import { createServer } from "node:net"
-import { fileURLToPath } from "node:url"
-import * as BenchDatabase from "@agora/testkit/bench-database"
 import { parseArgs } from "@agora/testkit/load"
-import { PgClient } from "@effect/sql-pg"
-import { Effect, Redacted } from "effect"
-import { SqlClient } from "effect/sql"
+import { prepareClients, runClosedLoop, startServer, summarisePaid } from "./saga-load.ts"
 
 const args = parseArgs(process.argv.slice(2))
 const duration = Number(args.duration ?? 10)
 const clientCounts = (args.clients ?? "16,64").split(",").map(Number)
-const mainTs = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-
-const freePort = async () => {
-  const server = createServer().listen(0, "127.0.0.1")
-  await once(server, "listening")
-  const address = server.address()
-  server.close()
-  if (address === null || typeof address === "string") throw new Error("no port")
-  return address.port
-}
-
-const post = async (url: string, body: unknown, token?: string) => {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
-    },
-    body: JSON.stringify(body)
-  })
-  const json = (await response.json()) as Record<string, unknown>
-  if (!response.ok) throw new Error(`${url}: ${response.status} ${JSON.stringify(json)}`)
-  return json
-}
-
-const percentile = (sorted: ReadonlyArray<number>, p: number) =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 
 interface Row {
   readonly clients: number
@@ -66,129 +32,18 @@ interface Row {
 }
 
 const runAt = async (clients: number): Promise<Row> => {
-  const databaseUrl = await BenchDatabase.fresh(`agora_bench_saga_${clients}`)
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
   // `--profile=DIR`: a CPU profile of the server, written when it stops.
   const profile = args.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`]
-  const child: ChildProcess = spawn(process.execPath, [...profile, mainTs], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-      RATE_LIMIT_REDIS_PREFIX: `agora:bench-saga:${Date.now()}:`,
-      AMQP_URL: "",
-      KAFKA_BROKERS: "",
-      PORT: String(port),
-      JWT_SECRET: "bench-secret-bench-secret-bench-secret-0123",
-      PAYMENT_PROVIDER_SECRET: "bench-webhook-secret",
-      SHIPPING_SIMULATOR: "off",
-      ADMIN_EMAILS: "admin@example.com",
-      ADMIN_EMAIL: "admin@example.com",
-      ADMIN_PASSWORD: "admin-password-123",
-      RATE_LIMIT_CAPACITY: "1000000000",
-      RATE_LIMIT_REFILL_PER_SECOND: "1000000000"
-    },
-    stdio: ["ignore", "ignore", "inherit"]
-  })
+  const server = await startServer({ database: `agora_bench_saga_${clients}`, nodeArgs: profile })
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/api/ready`, { signal: AbortSignal.timeout(2000) })).ok) break
-      } catch {}
-      if (i > 300) throw new Error("the server did not start")
-      await new Promise((r) => setTimeout(r, 200))
-    }
-    // Stock for every order the run can place: restock the two parts as the admin.
-    const tokens = await Promise.all(
-      Array.from({ length: clients }, async (_, i) => {
-        const email = `bench-${clients}-${i}@example.com`
-        await post(`${base}/api/auth/register`, { email, password: "bench-password-1" })
-        const { access_token } = (await post(`${base}/api/auth/token`, {
-          username: email,
-          password: "bench-password-1"
-        })) as {
-          access_token: string
-        }
-        await post(`${base}/api/accounts`, {}, access_token)
-        await post(`${base}/api/accounts/me/top-up`, { amount: "1000000.00" }, access_token)
-        return access_token
-      })
-    )
-    const admin = (await post(`${base}/api/auth/token`, {
-      username: "admin@example.com",
-      password: "admin-password-123"
-    })) as { access_token: string }
-    for (const sku of ["OIL-FLT-003", "SPK-PLG-IR-006"]) {
-      await post(`${base}/api/admin/inventory/${sku}/restock`, { quantity: 1_000_000 }, admin.access_token)
-    }
-    const started = new Map<string, number>()
-    const deadline = performance.now() + duration * 1000
-    const t0 = Date.now() - performance.now()
-    let placed = 0
-    // Closed loop: each client places an order, waits until it is PAID (polling its GET every 5 ms,
-    // served by the edge's fast read), then places the next.
-    await Promise.all(
-      tokens.map(async (token) => {
-        while (performance.now() < deadline) {
-          const at = performance.now()
-          const order = await post(
-            `${base}/api/orders`,
-            {
-              items: [
-                { sku: "OIL-FLT-003", quantity: 1 },
-                { sku: "SPK-PLG-IR-006", quantity: 1 }
-              ],
-              payment_method: "account"
-            },
-            token
-          )
-          started.set(order.id as string, t0 + at)
-          placed++
-          while (performance.now() < deadline + 5_000) {
-            const response = await fetch(`${base}/api/orders/${order.id as string}`, {
-              headers: { authorization: `Bearer ${token}` }
-            })
-            const { status } = (await response.json()) as { status: string }
-            if (status !== "PENDING" && status !== "RESERVED") break
-            await new Promise((r) => setTimeout(r, 5))
-          }
-        }
-      })
-    )
-    const elapsed = duration
+    const tokens = await prepareClients(server.base, clients)
+    const run = await runClosedLoop(server.base, tokens, duration)
     // Let the sagas in flight finish, then read when each order was paid.
     await new Promise((r) => setTimeout(r, 3000))
-    const paidAt = await Effect.runPromise(
-      Effect.gen(function* () {
-        const sql = yield* SqlClient.SqlClient
-        const rows = yield* sql<{ order_id: string; at: Date }>`
-          SELECT data->>'orderId' AS order_id, recorded_at AS at FROM events WHERE event_type = 'OrderPaid'`
-        const backlogRows = yield* sql<{ n: string }>`SELECT count(*) AS n FROM outbox WHERE published_at IS NULL`
-        return { rows, backlog: Number(backlogRows[0]?.n ?? 0) }
-      }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 1 })))
-    )
-    const latencies: Array<number> = []
-    let paidInWindow = 0
-    for (const row of paidAt.rows) {
-      const start = started.get(row.order_id)
-      if (start === undefined) continue
-      latencies.push(row.at.getTime() - start)
-      if (row.at.getTime() <= t0 + deadline) paidInWindow++
-    }
-    latencies.sort((a, b) => a - b)
-    return {
-      clients,
-      placed,
-      paid: latencies.length,
-      paidPerS: paidInWindow / elapsed,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      backlog: paidAt.backlog
-    }
+    const paid = await summarisePaid(server.databaseUrl, run, duration)
+    return { clients, placed: run.placed, ...paid }
   } finally {
-    child.kill("SIGTERM")
-    await once(child, "exit")
+    await server.stop()
   }
 }
 

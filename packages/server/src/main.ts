@@ -28,6 +28,7 @@ import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@ag
 import { PgEventStore } from "@agora/eventstore"
 import { ReadModelConfig } from "@agora/readmodels"
 import { PaymentProviderSimulator, ShippingSimulator } from "@agora/simulators"
+import { WebUi } from "@agora/web"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Option, Schedule } from "effect"
 import { HttpMiddleware, HttpRouter } from "effect/http"
@@ -119,13 +120,16 @@ const Workers = Layer.mergeAll(Integration.layer, ShippingService).pipe(
 )
 
 /**
- * The router, served. One log line per request (`HTTP_ACCESS_LOG=true`) is off
+ * The router, served, with the shop's web UI at `/` (built at start-up;
+ * `WEB_UI=off` leaves it out). One log line per request (`HTTP_ACCESS_LOG=true`) is off
  * by default: at tens of thousands of requests a second it costs more than
  * the requests; `/metrics` counts them by route and status instead.
  */
 const Served = Layer.unwrap(
   Effect.map(Config.Boolean("HTTP_ACCESS_LOG").pipe(Config.withDefault(false)), (accessLog) =>
-    HttpRouter.serve(Layer.mergeAll(ApiLive.routes, HttpApp, PaymentSimulatorRoutes), { disableLogger: !accessLog })
+    HttpRouter.serve(Layer.mergeAll(ApiLive.routes, HttpApp, PaymentSimulatorRoutes, WebUi.layer), {
+      disableLogger: !accessLog
+    })
   )
 )
 
