@@ -29,6 +29,8 @@ interface Dirty {
 export class WorkingSet {
   /** `null`: known to be missing from the store. */
   private readonly slots = new Map<string, Slot | null>()
+  /** The keys whose slot is `null`, so that forgetting them does not scan every slot. */
+  private readonly missingKeys = new Set<string>()
   private readonly dirty = new Map<string, Dirty>()
   private readonly dropped = new Map<string, number>()
   private indexWrites: Array<Write> = []
@@ -52,6 +54,8 @@ export class WorkingSet {
 
   /** Records what the store holds for `key`. */
   load(key: string, doc: StoredDoc | undefined): void {
+    if (doc === undefined) this.missingKeys.add(key)
+    else this.missingKeys.delete(key)
     this.slots.set(
       key,
       doc === undefined
@@ -87,9 +91,11 @@ export class WorkingSet {
       })
       this.dirty.set(key, { ttlSeconds })
       this.dropped.delete(key)
+      this.missingKeys.delete(key)
     },
     drop: (key: string, belowVersion: number): void => {
       this.slots.set(key, null)
+      this.missingKeys.add(key)
       this.dirty.delete(key)
       this.dropped.set(key, belowVersion)
     },
@@ -125,7 +131,8 @@ export class WorkingSet {
    * batch of a live runner.
    */
   forgetMissing(): void {
-    for (const [key, slot] of this.slots) if (slot === null) this.slots.delete(key)
+    for (const key of this.missingKeys) if (this.slots.get(key) === null) this.slots.delete(key)
+    this.missingKeys.clear()
   }
 
   /** The document as the set holds it (after a flush: as committed), if it holds one. */
@@ -138,6 +145,9 @@ export class WorkingSet {
 
   /** Forgets everything once over capacity (call between batches, after a flush). */
   trim(): void {
-    if (this.slots.size > this.capacity) this.slots.clear()
+    if (this.slots.size > this.capacity) {
+      this.slots.clear()
+      this.missingKeys.clear()
+    }
   }
 }
