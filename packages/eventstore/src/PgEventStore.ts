@@ -29,6 +29,7 @@ import * as ExpectedVersion from "./ExpectedVersion.ts"
 import * as GroupCommit from "./internal/GroupCommit.ts"
 import * as HeadSignal from "./internal/HeadSignal.ts"
 import { migrate } from "./internal/migrations.ts"
+import * as SharedReads from "./internal/SharedReads.ts"
 import * as Subscription from "./internal/subscription.ts"
 import { validateAppends } from "./internal/validate.ts"
 import { SnapshotStore } from "./SnapshotStore.ts"
@@ -243,7 +244,8 @@ export const make = (options: Options = {}) =>
       )
 
     const reader: Subscription.LogReader = {
-      readAll,
+      // The subscriptions of this process wake together and ask for the same pages: one query serves them.
+      readAll: SharedReads.make(readAll),
       loadCheckpoint,
       saveCheckpoint,
       signal,
