@@ -10,6 +10,7 @@ import { Accounts, Catalog, OrderStatusFeed, Orders, Payments, ReadModels, Shipm
 import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
 import { PgEventStore } from "@agora/eventstore"
 import { ReadModelConfig } from "@agora/readmodels"
+import { makeRedisStore } from "@agora/readmodels/testing"
 import { TestDatabase } from "@agora/testkit"
 import { NodeHttpServer } from "@effect/platform-node"
 import { assert } from "@effect/vitest"
@@ -51,6 +52,9 @@ export const makeServer = (label: string, options: { readonly config?: Readonly<
     redisUrl ? RateLimiter.layerRedis : RateLimiter.layerMemory,
     IdempotencyStore.layer({ purgeEvery: "never" }).pipe(Layer.provide(stores))
   )
+  const readModelPrefix = `agora-test:rm:${label}:${randomUUID()}:`
+  // The server's read models are deleted from the machine's Redis once it has stopped (built first, released last).
+  const readModelCleanup = redisUrl ? Layer.effectDiscard(makeRedisStore(redisUrl, readModelPrefix)) : Layer.empty
   const config = {
     ADMIN_EMAILS: adminEmail,
     PAYMENT_PROVIDER_SECRET: webhookSecret,
@@ -61,7 +65,7 @@ export const makeServer = (label: string, options: { readonly config?: Readonly<
       ? {
           REDIS_URL: redisUrl,
           RATE_LIMIT_REDIS_PREFIX: `agora:test:${label}:${randomUUID()}:`,
-          READ_MODEL_PREFIX: `agora-test:rm:${label}:${randomUUID()}:`
+          READ_MODEL_PREFIX: readModelPrefix
         }
       : {}),
     ...options.config
@@ -74,6 +78,7 @@ export const makeServer = (label: string, options: { readonly config?: Readonly<
     Layer.provide(edge),
     Layer.provideMerge(NodeHttpServer.layerTest),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown(config))),
+    Layer.provide(readModelCleanup),
     Layer.orDie
   )
 }
