@@ -11,11 +11,11 @@
  */
 import { AccountViews, CatalogViews, OrderViews, ReadModels } from "@agora/app"
 import { Projections, ReadModelStore } from "@agora/readmodels"
+import { TcpProxy } from "@agora/testkit/tcp-proxy"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Clock, Effect, Exit, Layer, Schedule } from "effect"
 import { call, makeServer, type Reply } from "./ApiHarness.ts"
 import { adminToken, define, freshSku, newCustomer } from "./ShopFixtures.ts"
-import { TcpProxy } from "./TcpProxy.ts"
 
 const redisUrl = process.env.REDIS_URL
 

@@ -3,13 +3,13 @@ import { ReadModels } from "@agora/app"
 import { PgEventStore } from "@agora/eventstore"
 import { MemoryReadModelStore } from "@agora/readmodels"
 import { TestDatabase } from "@agora/testkit"
+import { TcpProxy } from "@agora/testkit/tcp-proxy"
 import { NodeHttpServer } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Redacted, References } from "effect"
 import { HttpClient, HttpRouter } from "effect/http"
 import { HttpApp } from "../src/HttpApp.ts"
-import { TcpProxy } from "./TcpProxy.ts"
 
 /**
  * The operational routes on a test database and a random port, with the API

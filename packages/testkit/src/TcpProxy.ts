@@ -8,6 +8,9 @@ import { Context, Effect, Layer } from "effect"
 
 export type Mode = "forward" | "refuse" | "stall"
 
+/** The port a URL without one means. */
+const defaultPorts: Readonly<Record<string, number>> = { "postgres:": 5432, "postgresql:": 5432, "redis:": 6379 }
+
 export class TcpProxy extends Context.Service<
   TcpProxy,
   {
@@ -16,7 +19,7 @@ export class TcpProxy extends Context.Service<
     /** Drops every open connection and handles new ones the given way. */
     readonly set: (mode: Mode) => Effect.Effect<void>
   }
->()("@agora/api/test/TcpProxy") {
+>()("@agora/testkit/TcpProxy") {
   /** A proxy to `target` (a URL with a host and port), closed with the layer. */
   static readonly layer = (target: string) =>
     Layer.effect(
@@ -34,7 +37,10 @@ export class TcpProxy extends Context.Service<
           track(client)
           if (mode === "refuse") return client.destroy()
           if (mode === "stall") return
-          const backend = connect({ host: upstream.hostname, port: Number(upstream.port) })
+          const backend = connect({
+            host: upstream.hostname,
+            port: Number(upstream.port || defaultPorts[upstream.protocol])
+          })
           track(backend)
           client.pipe(backend).pipe(client)
           client.on("close", () => backend.destroy())
