@@ -82,9 +82,15 @@ export class UnexpectedCatalogError extends Schema.TaggedError<UnexpectedCatalog
 export class Catalog extends Context.Service<
   Catalog,
   {
-    /** Defines a SKU; an identical definition of an existing SKU changes nothing. */
+    /**
+     * Defines a SKU; an identical definition of an existing SKU changes
+     * nothing. Waits for the read model unless `awaitReadModel` is false (a
+     * seed at start-up, where the projections may run in another process
+     * that is not up yet).
+     */
     readonly defineProduct: (
-      definition: ProductDefinition
+      definition: ProductDefinition,
+      options?: { readonly awaitReadModel?: boolean }
     ) => Effect.Effect<ProductView, InvalidProduct | InventoryItem.ProductAlreadyDefined | UnexpectedCatalogError>
     readonly product: (
       sku: string
@@ -185,7 +191,10 @@ export const make = Effect.gen(function* () {
     available: doc.onHand - doc.reserved
   })
 
-  const defineProduct = Effect.fn("Catalog.defineProduct")(function* (definition: ProductDefinition) {
+  const defineProduct = Effect.fn("Catalog.defineProduct")(function* (
+    definition: ProductDefinition,
+    options?: { readonly awaitReadModel?: boolean }
+  ) {
     const currency = definition.currency ?? defaultCurrency
     const invalid = validate(definition, currency)
     if (invalid !== undefined) return yield* invalid
@@ -214,7 +223,7 @@ export const make = Effect.gen(function* () {
           NoReservation: unexpected
         })
       )
-    if (result.position !== undefined) yield* awaitProjection(result.position)
+    if (result.position !== undefined && options?.awaitReadModel !== false) yield* awaitProjection(result.position)
     const state = result.state
     if (state._tag !== "Product") return yield* new UnexpectedCatalogError({ cause: "no product after defining it" })
     return {

@@ -1,7 +1,8 @@
 /**
  * The RabbitMQ adapter (amqplib). Every topic is a routing key on one durable
- * topic exchange (`agora`); every consumer group is a durable queue of the
- * same name, bound to its topics. Messages are persistent, carry the event id
+ * topic exchange (`agora`); every consumer group is a durable queue named
+ * `<exchange>.<group>` (`queueName`), bound to its topics: two deployments on
+ * one virtual host, with their own exchanges, never share a queue. Messages are persistent, carry the event id
  * as `messageId` and the key in the `x-agora-key` header, and `publish`
  * returns only once RabbitMQ confirmed each of them (publisher confirms: the
  * message is then in every bound durable queue). A subscription takes up to
@@ -18,6 +19,10 @@
 import type * as Amqp from "amqplib"
 import { Config, Deferred, Duration, Effect, Exit, Layer, Queue, Redacted, type Scope, Semaphore } from "effect"
 import { Broker, BrokerError, type IncomingMessage, type OutgoingMessage, type SubscribeOptions } from "./Broker.ts"
+
+/** The durable queue of a consumer group on an exchange. */
+export const queueName = (exchange: string, group: string): string => `${exchange}.${group}`
+
 import * as AmqpConnection from "./internal/amqpConnection.ts"
 import * as Redelivery from "./internal/redelivery.ts"
 import * as SubscribeOptionsCheck from "./internal/subscribeOptions.ts"
@@ -204,11 +209,12 @@ export const make = (options: Options): Effect.Effect<Broker["Service"], never, 
           channel.on("close", () => Deferred.doneUnsafe(closed, Exit.void))
           yield* tryAmqp("subscribe", () => channel.prefetch(concurrency))
           yield* declareExchange(channel, "subscribe")
-          yield* tryAmqp("subscribe", () => channel.assertQueue(group, { durable: true }))
-          for (const topic of topics) yield* tryAmqp("subscribe", () => channel.bindQueue(group, exchange, topic))
+          const queue = queueName(exchange, group)
+          yield* tryAmqp("subscribe", () => channel.assertQueue(queue, { durable: true }))
+          for (const topic of topics) yield* tryAmqp("subscribe", () => channel.bindQueue(queue, exchange, topic))
           const inbox = yield* Queue.unbounded<Amqp.ConsumeMessage>()
           yield* tryAmqp("subscribe", () =>
-            channel.consume(group, (message) => {
+            channel.consume(queue, (message) => {
               // null: RabbitMQ cancelled the consumer (the queue was deleted); start over.
               if (message === null) Deferred.doneUnsafe(closed, Exit.void)
               else Queue.offerUnsafe(inbox, message)

@@ -49,7 +49,7 @@ const factory = Layer.effect(
           return {
             ...broker,
             subscribe: (options, handle) => {
-              queues.add(options.group)
+              queues.add(RabbitMqBroker.queueName(ns, options.group))
               return broker.subscribe(options, handle)
             }
           }
@@ -71,7 +71,7 @@ describe.skipIf(skipped)("RabbitMQ", () => {
         yield* Effect.addFinalizer(() =>
           Effect.promise(async () => {
             const cleanup = await connection.createChannel()
-            await cleanup.deleteQueue(group)
+            await cleanup.deleteQueue(RabbitMqBroker.queueName(ns, group))
             await cleanup.deleteExchange(ns)
           })
         )
@@ -81,7 +81,7 @@ describe.skipIf(skipped)("RabbitMQ", () => {
             yield* Effect.scoped(broker.subscribe({ group, topics: ["order.paid"] }, () => Effect.void))
             const sent = message("order.paid", "order-42")
             yield* broker.publish([sent])
-            const got = yield* Effect.promise(() => channel.get(group, { noAck: true }))
+            const got = yield* Effect.promise(() => channel.get(RabbitMqBroker.queueName(ns, group), { noAck: true }))
             assert.isTrue(got !== false)
             if (got === false) return
             assert.strictEqual(got.content.toString("utf8"), sent.value)
@@ -93,7 +93,9 @@ describe.skipIf(skipped)("RabbitMQ", () => {
           })
         )
         // Declaring the queue as non-durable is refused: it exists, durable.
-        const refused = yield* Effect.tryPromise(() => channel.assertQueue(group, { durable: false })).pipe(Effect.flip)
+        const refused = yield* Effect.tryPromise(() =>
+          channel.assertQueue(RabbitMqBroker.queueName(ns, group), { durable: false })
+        ).pipe(Effect.flip)
         assert.include(String(refused.cause), "PRECONDITION_FAILED")
       })
     )
@@ -110,7 +112,7 @@ describe.skipIf(skipped)("RabbitMQ", () => {
         const { channel } = yield* rawChannel
         yield* Effect.addFinalizer(() =>
           Effect.promise(async () => {
-            await channel.deleteQueue(group).catch(() => undefined)
+            await channel.deleteQueue(RabbitMqBroker.queueName(ns, group)).catch(() => undefined)
             await channel.deleteExchange(ns).catch(() => undefined)
           })
         )
@@ -149,7 +151,7 @@ describe.skipIf(skipped)("RabbitMQ", () => {
         const { channel } = yield* rawChannel
         yield* Effect.addFinalizer(() =>
           Effect.promise(async () => {
-            await channel.deleteQueue(group).catch(() => undefined)
+            await channel.deleteQueue(RabbitMqBroker.queueName(ns, group)).catch(() => undefined)
             await channel.deleteExchange(ns).catch(() => undefined)
           })
         )

@@ -4,7 +4,7 @@
  * product that exists identically records nothing, so running it again (every
  * start) leaves the catalog and its stock as they are.
  */
-import { Catalog } from "@agora/app"
+import { Catalog, ReadModels } from "@agora/app"
 import { Money } from "@agora/domain"
 import { Config, Effect, Layer } from "effect"
 
@@ -27,7 +27,7 @@ export const seed = Effect.gen(function* () {
   const catalog = yield* Catalog.Catalog
   for (const product of demoCatalog) {
     yield* catalog
-      .defineProduct(product)
+      .defineProduct(product, { awaitReadModel: false })
       .pipe(
         Effect.catchTag("ProductAlreadyDefined", () =>
           Effect.logWarning(`Demo product ${product.sku} exists with other data; left as it is`)
@@ -37,9 +37,21 @@ export const seed = Effect.gen(function* () {
   yield* Effect.logInfo(`Demo catalog: ${demoCatalog.length} products in place`)
 })
 
-export const layer = Layer.effectDiscard(
-  Effect.gen(function* () {
-    const enabled = yield* Config.Boolean("SEED_DEMO_CATALOG").pipe(Config.withDefault(true))
-    if (enabled) yield* seed
-  })
-)
+/**
+ * Seeds at start-up (`SEED_DEMO_CATALOG`). Where this process runs the
+ * projections, start-up then waits (10 s at most) until the read models have
+ * the catalog, so the first listing after readiness is complete; where they
+ * run in another process (`ROLE=api` with Redis), it does not wait for a
+ * process that may start later.
+ */
+export const layer = (projectsHere: boolean) =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const enabled = yield* Config.Boolean("SEED_DEMO_CATALOG").pipe(Config.withDefault(true))
+      if (!enabled) return
+      yield* seed
+      if (projectsHere && !(yield* ReadModels.awaitCaughtUp("10 seconds").pipe(Effect.orElseSucceed(() => false)))) {
+        yield* Effect.logWarning("The read models have not caught up with the demo catalog yet")
+      }
+    })
+  )

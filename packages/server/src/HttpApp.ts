@@ -18,7 +18,8 @@ import { HttpRouter, HttpServerResponse, ProblemDetails } from "effect/http"
 /** How long the readiness check waits for the event store. */
 export const readinessTimeout = "2 seconds"
 
-const health = HttpRouter.add("GET", "/api/health", HttpServerResponse.jsonUnsafe({ status: "ok" }))
+/** Liveness alone, for a process that serves no API (`ROLE=simulators`). */
+export const Health = HttpRouter.add("GET", "/api/health", HttpServerResponse.jsonUnsafe({ status: "ok" }))
 
 const checkEventStore = Effect.gen(function* () {
   const store = yield* EventStore
@@ -104,4 +105,4 @@ const ready = HttpRouter.add(
 )
 
 /** The operational routes; need the event store. */
-export const HttpApp = Layer.mergeAll(health, ready)
+export const HttpApp = Layer.mergeAll(Health, ready)

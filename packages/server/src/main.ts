@@ -9,7 +9,7 @@ import { createServer } from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { InProcessActorRuntime } from "@agora/actors"
-import { ApiLive, ClientErrors, LiveOrderStatus } from "@agora/api"
+import { ApiLive, Metrics as ApiMetrics, ClientErrors, LiveOrderStatus } from "@agora/api"
 import {
   Accounts,
   Catalog,
@@ -37,7 +37,8 @@ import * as CatalogSeed from "./CatalogSeed.ts"
 import * as Database from "./Database.ts"
 import * as DemoUsersSeed from "./DemoUsersSeed.ts"
 import * as DevDefaults from "./DevDefaults.ts"
-import { HttpApp } from "./HttpApp.ts"
+import { Health, HttpApp } from "./HttpApp.ts"
+import * as Roles from "./Roles.ts"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
@@ -51,23 +52,43 @@ const HttpServerLive = NodeHttpServer.layerConfig(() => ClientErrors.install(cre
 const Stores = PgEventStore.layer().pipe(Layer.provideMerge(Database.layer))
 const Actors = InProcessActorRuntime.layer().pipe(Layer.provideMerge(Stores))
 const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
-/** The read models: in Redis when `REDIS_URL` is set, in process otherwise; projected here unless `READ_MODELS=off`. */
-const ReadModelsLive = ReadModels.layer.pipe(Layer.provideMerge(ReadModelConfig.layerFromConfig))
-const App = Layer.mergeAll(
-  Users.layer,
-  Accounts.layer,
-  Catalog.layer,
-  Orders.layer,
-  OrderStatusFeed.layer,
-  Payments.layer,
-  Shipments.layer
-).pipe(Layer.provideMerge(ReadModelsLive), Layer.provideMerge(Actors), Layer.provideMerge(Edge))
+
+const redisConfigured = Effect.map(
+  Config.option(Config.String("REDIS_URL")),
+  (url) => Option.isSome(url) && url.value !== ""
+)
+
+/**
+ * Whether this process runs the projections: `READ_MODELS=on|off` when set;
+ * otherwise the workers do, and so does an API whose read models are in
+ * process (no `REDIS_URL`: nobody else can keep them).
+ */
+const runsProjections = (roles: Roles.Roles) =>
+  Effect.gen(function* () {
+    const explicit = yield* Config.option(Config.String("READ_MODELS"))
+    if (Option.isSome(explicit) && explicit.value !== "") return explicit.value !== "off"
+    return roles.has("workers") || !(yield* redisConfigured)
+  })
+
+/** The read models: in Redis when `REDIS_URL` is set, in process otherwise. */
+const readModelsLive = (run: boolean) =>
+  ReadModels.layerRunning(run).pipe(Layer.provideMerge(ReadModelConfig.layerFromConfig))
+
+const app = (runProjections: boolean) =>
+  Layer.mergeAll(
+    Users.layer,
+    Accounts.layer,
+    Catalog.layer,
+    Orders.layer,
+    OrderStatusFeed.layer,
+    Payments.layer,
+    Shipments.layer
+  ).pipe(Layer.provideMerge(readModelsLive(runProjections)), Layer.provideMerge(Actors), Layer.provideMerge(Edge))
 
 /** Rate limits shared by every node through Redis when `REDIS_URL` is set, in process otherwise. */
 const RateLimits = Layer.unwrap(
   Effect.gen(function* () {
-    const url = yield* Config.option(Config.String("REDIS_URL"))
-    if (Option.isSome(url) && url.value !== "") return RateLimiter.layerRedis
+    if (yield* redisConfigured) return RateLimiter.layerRedis
     yield* Effect.logInfo("REDIS_URL is not set: rate limits are kept in process")
     return RateLimiter.layerMemory
   })
@@ -76,31 +97,29 @@ const RateLimits = Layer.unwrap(
 const EdgeStores = Layer.mergeAll(IdempotencyStore.layer(), RateLimits)
 
 /**
- * The payment provider: a real one at `PAYMENT_PROVIDER_URL`, or the built-in
- * simulator mounted at `/sim/payment-provider` (unless `PAYMENT_SIMULATOR=off`).
- * The simulator signs callbacks to any URL it is given: it is only mounted
- * when no real provider is configured.
+ * The payment provider simulator, mounted at `/sim/payment-provider` in a
+ * process with the `simulators` role unless `PAYMENT_SIMULATOR=off` — and,
+ * where this process also runs the saga, only when no real provider is
+ * configured (`PAYMENT_PROVIDER_URL`). It signs callbacks to any URL it is
+ * given: it is never mounted next to a real provider.
  */
-const PaymentSimulatorRoutes = Layer.unwrap(
-  Effect.gen(function* () {
-    const provider = yield* Config.option(Config.String("PAYMENT_PROVIDER_URL"))
-    const enabled = yield* Config.String("PAYMENT_SIMULATOR").pipe(Config.withDefault("on"))
-    if ((Option.isSome(provider) && provider.value !== "") || enabled === "off") return Layer.empty
-    yield* Effect.logInfo(`Payment provider: the built-in simulator at ${PaymentProviderSimulator.defaultPrefix}`)
-    return PaymentProviderSimulator.layer()
-  })
-)
+const paymentSimulatorRoutes = (roles: Roles.Roles) =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const provider = yield* Config.option(Config.String("PAYMENT_PROVIDER_URL"))
+      const enabled = yield* Config.String("PAYMENT_SIMULATOR").pipe(Config.withDefault("on"))
+      const realProvider = roles.has("workers") && Option.isSome(provider) && provider.value !== ""
+      if (!roles.has("simulators") || realProvider || enabled === "off") return Layer.empty
+      yield* Effect.logInfo(`Payment provider: the built-in simulator at ${PaymentProviderSimulator.defaultPrefix}`)
+      return PaymentProviderSimulator.layer()
+    })
+  )
 
-/**
- * The background work: the saga coordinator (following the event log, firing
- * payment deadlines), the outbox relay and the shipping inbox on the broker
- * (Kafka, RabbitMQ or in process, by configuration), and the built-in shipping
- * service (`SHIPPING_SIMULATOR=off` disables it).
- */
 /**
  * The built-in shipping service, started in the background: with RabbitMQ or
  * Kafka down at boot its subscription fails; it is retried every 2 s instead
  * of keeping the server from starting (SPEC §8: a broker outage degrades).
+ * `SHIPPING_SIMULATOR=off` disables it.
  */
 const ShippingService = Layer.effectDiscard(
   Effect.forkScoped(
@@ -114,24 +133,38 @@ const ShippingService = Layer.effectDiscard(
   )
 )
 
-const Workers = Layer.mergeAll(Integration.layer, ShippingService).pipe(
-  Layer.provideMerge(FulfilmentSaga.layer.pipe(Layer.provide(PaymentProvider.layer))),
-  Layer.provide(BrokerConfig.layerFromConfig)
-)
+const shippingSimulator = (roles: Roles.Roles) =>
+  roles.has("simulators") ? ShippingService.pipe(Layer.provide(BrokerConfig.layerFromConfig)) : Layer.empty
 
 /**
- * The router, served, with the shop's web UI at `/` (built at start-up;
- * `WEB_UI=off` leaves it out). One log line per request (`HTTP_ACCESS_LOG=true`) is off
- * by default: at tens of thousands of requests a second it costs more than
- * the requests; `/metrics` counts them by route and status instead.
+ * The background work (`workers`): the saga coordinator (following the event
+ * log, firing payment deadlines), the outbox relay and the shipping inbox on
+ * the broker (Kafka, RabbitMQ or in process, by configuration). Without it,
+ * only the outbox's trigger, so events appended here still reach the relay
+ * that runs elsewhere.
  */
-const Served = Layer.unwrap(
-  Effect.map(Config.Boolean("HTTP_ACCESS_LOG").pipe(Config.withDefault(false)), (accessLog) =>
-    HttpRouter.serve(Layer.mergeAll(ApiLive.routes, HttpApp, PaymentSimulatorRoutes, WebUi.layer), {
-      disableLogger: !accessLog
-    })
+const background = (roles: Roles.Roles) =>
+  Layer.mergeAll(
+    roles.has("workers")
+      ? Integration.layer.pipe(
+          Layer.provideMerge(FulfilmentSaga.layer.pipe(Layer.provide(PaymentProvider.layer))),
+          Layer.provide(BrokerConfig.layerFromConfig)
+        )
+      : Integration.schema,
+    shippingSimulator(roles)
   )
-)
+
+/**
+ * One log line per request (`HTTP_ACCESS_LOG=true`) is off by default: at tens
+ * of thousands of requests a second it costs more than the requests;
+ * `/metrics` counts them by route and status instead.
+ */
+const serve = <E, R>(routes: Layer.Layer<never, E, R>) =>
+  Layer.unwrap(
+    Effect.map(Config.Boolean("HTTP_ACCESS_LOG").pipe(Config.withDefault(false)), (accessLog) =>
+      HttpRouter.serve(routes, { disableLogger: !accessLog })
+    )
+  )
 
 /** A span per request only when traces go somewhere (`OTEL_EXPORTER_OTLP_ENDPOINT`); otherwise it is pure cost. */
 const RequestSpans = Layer.unwrap(
@@ -142,18 +175,55 @@ const RequestSpans = Layer.unwrap(
   )
 )
 
-const Main = Served.pipe(
-  Layer.provide(RequestSpans),
-  Layer.provide(LiveOrderStatus.redaction),
-  Layer.provide(ApiLive.middleware),
-  Layer.provide(EdgeStores),
-  Layer.provide(HttpServerLive),
-  Layer.provide(AdminSeed.layer),
-  Layer.provide(DemoUsersSeed.layer),
-  Layer.provide(CatalogSeed.layer),
-  Layer.provide(Workers),
-  Layer.provide(App),
-  Layer.provide(DevDefaults.layer(join(repoRoot, ".data")))
-)
+/**
+ * A process with the API: the router with the shop's web UI at `/` (built at
+ * start-up; `WEB_UI=off` leaves it out), the seeds, and whatever background
+ * work its roles add.
+ */
+const withApi = (roles: Roles.Roles, runProjections: boolean) =>
+  serve(Layer.mergeAll(ApiLive.routes, HttpApp, paymentSimulatorRoutes(roles), WebUi.layer)).pipe(
+    Layer.provide(RequestSpans),
+    Layer.provide(LiveOrderStatus.redaction),
+    Layer.provide(ApiLive.middleware),
+    Layer.provide(EdgeStores),
+    Layer.provide(HttpServerLive),
+    Layer.provide(AdminSeed.layer),
+    Layer.provide(DemoUsersSeed.layer),
+    Layer.provide(CatalogSeed.layer(runProjections)),
+    Layer.provide(background(roles)),
+    Layer.provide(app(runProjections))
+  )
+
+/** Workers without the API: health, readiness and metrics on `PORT` for the orchestrator. */
+const withoutApi = (roles: Roles.Roles, runProjections: boolean) =>
+  serve(Layer.mergeAll(HttpApp, ApiMetrics.layer, paymentSimulatorRoutes(roles))).pipe(
+    Layer.provide(RequestSpans),
+    Layer.provide(HttpServerLive),
+    Layer.provide(background(roles)),
+    Layer.provide(app(runProjections))
+  )
+
+/** The simulators alone need neither the database nor Redis. */
+const simulatorsOnly = (roles: Roles.Roles) =>
+  serve(Layer.mergeAll(Health, ApiMetrics.layer, paymentSimulatorRoutes(roles))).pipe(
+    Layer.provide(RequestSpans),
+    Layer.provide(HttpServerLive),
+    Layer.provide(shippingSimulator(roles))
+  )
+
+const Main = Layer.unwrap(
+  Effect.gen(function* () {
+    const roles = yield* Roles.config
+    yield* Effect.logInfo(`Role: ${Roles.describe(roles)}`)
+    if (!roles.has("api") && !roles.has("workers")) return simulatorsOnly(roles)
+    const runProjections = yield* runsProjections(roles)
+    if (!runProjections && !(yield* redisConfigured)) {
+      yield* Effect.logWarning(
+        "READ_MODELS=off without REDIS_URL: the in-process read models are kept by no one; reads fall back to the event store"
+      )
+    }
+    return roles.has("api") ? withApi(roles, runProjections) : withoutApi(roles, runProjections)
+  })
+).pipe(Layer.provide(DevDefaults.layer(join(repoRoot, ".data"))))
 
 Layer.launch(Main).pipe(NodeRuntime.runMain)

@@ -27,12 +27,12 @@ export interface ServerProcess {
   readonly kill: (signal: NodeJS.Signals) => Promise<void>
 }
 
-const waitReady = async (url: string, child: ChildProcess, seconds: number) => {
+const waitReady = async (url: string, child: ChildProcess, seconds: number, path: string) => {
   const deadline = Date.now() + seconds * 1000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`)
     try {
-      const response = await fetch(`${url}/api/ready`, { signal: AbortSignal.timeout(1000) })
+      const response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(1000) })
       if (response.ok) return
     } catch {}
     await new Promise((resolve) => setTimeout(resolve, 100))
@@ -40,8 +40,12 @@ const waitReady = async (url: string, child: ChildProcess, seconds: number) => {
   throw new Error(`the server was not ready within ${seconds}s`)
 }
 
-/** Starts the server with this configuration (on top of the test process's environment); stopped with the scope. */
-export const start = (env: Readonly<Record<string, string>>, port?: number) =>
+/**
+ * Starts the server with this configuration (on top of the test process's
+ * environment); stopped with the scope. Ready when `readyPath` answers 2xx
+ * (`/api/ready`; a process with only the simulators has `/api/health`).
+ */
+export const start = (env: Readonly<Record<string, string>>, port?: number, readyPath = "/api/ready") =>
   Effect.acquireRelease(
     Effect.promise(async (): Promise<ServerProcess & { readonly child: ChildProcess }> => {
       const chosen = port ?? (await freePort())
@@ -57,7 +61,7 @@ export const start = (env: Readonly<Record<string, string>>, port?: number) =>
       child.stderr?.on("data", keep)
       const url = `http://127.0.0.1:${chosen}`
       try {
-        await waitReady(url, child, 60)
+        await waitReady(url, child, 60, readyPath)
       } catch (error) {
         child.kill("SIGKILL")
         throw new Error(`${String(error)}\n${output}`)

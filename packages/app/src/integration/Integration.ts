@@ -29,3 +29,10 @@ export const layer: Layer.Layer<never, unknown, Broker | SqlClient.SqlClient | F
     )
   })
 )
+
+/**
+ * The outbox's table and trigger alone, for a process that appends events but
+ * leaves relaying them to another (`ROLE=api`): the trigger must exist before
+ * the first event it would have to copy, whoever starts first.
+ */
+export const schema: Layer.Layer<never, unknown, SqlClient.SqlClient> = Layer.effectDiscard(Outbox.migrate)

@@ -16,6 +16,10 @@ export const projections: ReadonlyArray<Projection> = [
   CatalogViews.projection
 ]
 
+/** The projections' service, running them in this process or only reading where they are. */
+export const layerRunning = (run: boolean): Layer.Layer<Projections, never, ReadModelStore | EventStore> =>
+  ProjectionRunner.layer(projections, { run })
+
 /** The projections' service; runs them here unless `READ_MODELS=off`. */
 export const layer: Layer.Layer<Projections, never, ReadModelStore | EventStore> = Layer.unwrap(
   Effect.map(
@@ -23,7 +27,7 @@ export const layer: Layer.Layer<Projections, never, ReadModelStore | EventStore>
       Config.withDefault("on"),
       Effect.orElseSucceed(() => "on")
     ),
-    (mode) => ProjectionRunner.layer(projections, { run: mode !== "off" })
+    (mode) => layerRunning(mode !== "off")
   )
 )
 
