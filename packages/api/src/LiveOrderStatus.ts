@@ -23,7 +23,7 @@
  */
 import { OrderStatusFeed, Orders } from "@agora/app"
 import { TokenService } from "@agora/edge"
-import { Config, Duration, Effect, Exit, Layer, Option, Redacted, Scope, Stream } from "effect"
+import { Config, Context, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Scope, Stream } from "effect"
 import { Headers, HttpRouter, HttpServerRequest, HttpServerResponse, UrlParams } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Socket } from "effect/socket"
@@ -103,14 +103,51 @@ const untilCutOff = <A>(
 const sseEvent = (change: OrderStatusFeed.StatusChange) =>
   `id: ${change.version}\ndata: ${JSON.stringify(statusBody(change))}\n\n`
 
-/** The `text/event-stream` response: the changes, with comment lines in the silences. */
-export const eventStream = (changes: Changes, keepAlive: Duration.Duration) =>
+/**
+ * Completes when this process begins to stop. Live responses then end at
+ * once (a WebSocket with 1001 "going away"), so the server closes without
+ * waiting for them and their clients reconnect to another node. By default
+ * it never completes; the composition root provides `stopOnSignals`.
+ */
+export const Stopping: Context.Reference<Effect.Effect<void>> = Context.Reference(
+  "@agora/api/LiveOrderStatus/Stopping",
+  {
+    defaultValue: (): Effect.Effect<void> => Effect.never
+  }
+)
+
+/** `Stopping` completes on SIGTERM or SIGINT (the signals the runtime stops on). */
+export const stopOnSignals: Layer.Layer<never> = Layer.effectContext(
+  Effect.gen(function* () {
+    const stopping = yield* Deferred.make<void>()
+    const onSignal = () => Deferred.doneUnsafe(stopping, Exit.void)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        process.once("SIGTERM", onSignal)
+        process.once("SIGINT", onSignal)
+      }),
+      () =>
+        Effect.sync(() => {
+          process.off("SIGTERM", onSignal)
+          process.off("SIGINT", onSignal)
+        })
+    )
+    return Context.make(Stopping, Deferred.await(stopping))
+  })
+)
+
+/** The `text/event-stream` response: the changes, with comment lines in the silences, until the end or `stopping`. */
+export const eventStream = (
+  changes: Changes,
+  keepAlive: Duration.Duration,
+  stopping: Effect.Effect<void> = Effect.never
+) =>
   HttpServerResponse.stream(
     Stream.merge(
       untilCutOff(changes, sseEvent, () => Stream.empty),
       Stream.as(keepAlives(keepAlive), ": keep-alive\n\n"),
       { haltStrategy: "left" }
-    ).pipe(Stream.encodeText),
+    ).pipe(Stream.interruptWhen(stopping), Stream.encodeText),
     {
       contentType: "text/event-stream",
       // No caching, and no buffering by a proxy (nginx reads `X-Accel-Buffering`).
@@ -152,10 +189,11 @@ export const LiveStatusHandlers = HttpApiBuilder.group(Api, "liveStatus", (handl
     const orders = yield* Orders.Orders
     const feed = yield* OrderStatusFeed.OrderStatusFeed
     const keepAlive = yield* keepAliveConfig
+    const stopping = yield* Stopping
     return handlers.handleRaw("orderLive", ({ params }) =>
       CurrentUser.use((user) =>
         orders.get(params.id, viewerOf(user)).pipe(
-          Effect.map(() => eventStream(feed.watch(params.id), keepAlive)),
+          Effect.map(() => eventStream(feed.watch(params.id), keepAlive, stopping)),
           Effect.catchTags({
             OrderNotFound: () =>
               Effect.fail(new NotFound({ detail: "No order with this id is visible to you", code: "order_not_found" })),
@@ -195,7 +233,13 @@ const isWebSocketUpgrade = (request: HttpServerRequest.HttpServerRequest) =>
  * client sends ignored. Ends when the client goes; after the last change it
  * closes the socket itself and gives the client a moment to answer the close.
  */
-const session = (reader: Socket.Reader, writer: Socket.Writer, changes: Changes, keepAlive: Duration.Duration) => {
+const session = (
+  reader: Socket.Reader,
+  writer: Socket.Writer,
+  changes: Changes,
+  keepAlive: Duration.Duration,
+  stopping: Effect.Effect<void>
+) => {
   // The only reader: a pull fails once the connection is closed, whoever closed it.
   const clientGone = Effect.ignore(Effect.forever(reader.pull))
   const close = (code: number, reason: string) => writer.write(new Socket.CloseEvent(code, reason))
@@ -222,7 +266,8 @@ const session = (reader: Socket.Reader, writer: Socket.Writer, changes: Changes,
     Effect.andThen(close(1000, "final status sent")),
     Effect.andThen(Effect.sleep(closeGrace))
   )
-  return Effect.raceFirst(Effect.ignore(talk), clientGone)
+  const stop = Effect.andThen(stopping, Effect.ignore(close(1001, "server stopping; reconnect")))
+  return Effect.raceFirst(Effect.raceFirst(Effect.ignore(talk), clientGone), stop)
 }
 
 /** The WebSocket route; sessions live in the layer's scope. */
@@ -232,6 +277,7 @@ export const webSocketRoute = HttpRouter.use((router) =>
     const orders = yield* Orders.Orders
     const feed = yield* OrderStatusFeed.OrderStatusFeed
     const keepAlive = yield* keepAliveConfig
+    const stopping = yield* Stopping
     const sessions = yield* Effect.scope
 
     /** Completes the handshake, then hands the connection to a session of its own. */
@@ -257,7 +303,7 @@ export const webSocketRoute = HttpRouter.use((router) =>
             return Problem.problem(400, "The WebSocket handshake failed", "handshake_failed")
           }
           const { reader, writer } = opened.value
-          yield* session(reader, writer, feed.watch(orderId), keepAlive).pipe(
+          yield* session(reader, writer, feed.watch(orderId), keepAlive, stopping).pipe(
             Effect.onExit((exit) => Scope.close(scope, exit)),
             Effect.forkIn(sessions)
           )

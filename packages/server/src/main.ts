@@ -184,6 +184,7 @@ const withApi = (roles: Roles.Roles, runProjections: boolean) =>
   serve(Layer.mergeAll(ApiLive.routes, HttpApp, paymentSimulatorRoutes(roles), WebUi.layer)).pipe(
     Layer.provide(RequestSpans),
     Layer.provide(LiveOrderStatus.redaction),
+    Layer.provide(LiveOrderStatus.stopOnSignals),
     Layer.provide(ApiLive.middleware),
     Layer.provide(EdgeStores),
     Layer.provide(HttpServerLive),
