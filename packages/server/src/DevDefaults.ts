@@ -32,12 +32,22 @@ const devSecret = (dataDir: string): string => {
   return jwtSecret
 }
 
-/** Adds the development fallbacks when running on the embedded database; nothing otherwise. */
-export const layer = (dataDir: string) =>
+/**
+ * Adds the development fallbacks when running on the embedded database;
+ * nothing otherwise. A process with only the simulators (`ROLE=simulators`)
+ * gets the one it uses, the webhook secret, and writes nothing.
+ */
+export const layer = (dataDir: string, scope: "server" | "simulators" = "server") =>
   Layer.unwrap(
     Effect.gen(function* () {
       const databaseUrl = yield* Config.option(Config.String("DATABASE_URL"))
       if (Option.isSome(databaseUrl) && databaseUrl.value !== "") return Layer.empty
+      if (scope === "simulators") {
+        yield* Effect.logWarning(
+          `DEVELOPMENT DEFAULTS: webhook secret "${devWebhookSecret}" unless PAYMENT_PROVIDER_SECRET is set. Never use it outside development.`
+        )
+        return ConfigProvider.layerAdd(ConfigProvider.fromUnknown({ PAYMENT_PROVIDER_SECRET: devWebhookSecret }))
+      }
       yield* Effect.logWarning(
         `DEVELOPMENT DEFAULTS: JWT secret from ${join(dataDir, "dev-secrets.json")}, demo admin ${devAdmin.email} / ${devAdmin.password}, webhook secret "${devWebhookSecret}", CORS open to any origin, demo users alice@demo.agora / bob@demo.agora with password ${devDemoPassword}. Never use these outside development.`
       )

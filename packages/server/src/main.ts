@@ -38,6 +38,7 @@ import * as Database from "./Database.ts"
 import * as DemoUsersSeed from "./DemoUsersSeed.ts"
 import * as DevDefaults from "./DevDefaults.ts"
 import { Health, HttpApp } from "./HttpApp.ts"
+import * as Observability from "./Observability.ts"
 import * as Roles from "./Roles.ts"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
@@ -216,15 +217,20 @@ const Main = Layer.unwrap(
   Effect.gen(function* () {
     const roles = yield* Roles.config
     yield* Effect.logInfo(`Role: ${Roles.describe(roles)}`)
-    if (!roles.has("api") && !roles.has("workers")) return simulatorsOnly(roles)
+    const dataDir = join(repoRoot, ".data")
+    if (!roles.has("api") && !roles.has("workers")) {
+      return simulatorsOnly(roles).pipe(Layer.provide(DevDefaults.layer(dataDir, "simulators")))
+    }
     const runProjections = yield* runsProjections(roles)
     if (!runProjections && !(yield* redisConfigured)) {
       yield* Effect.logWarning(
         "READ_MODELS=off without REDIS_URL: the in-process read models are kept by no one; reads fall back to the event store"
       )
     }
-    return roles.has("api") ? withApi(roles, runProjections) : withoutApi(roles, runProjections)
+    return (roles.has("api") ? withApi(roles, runProjections) : withoutApi(roles, runProjections)).pipe(
+      Layer.provide(DevDefaults.layer(dataDir))
+    )
   })
-).pipe(Layer.provide(DevDefaults.layer(join(repoRoot, ".data"))))
+).pipe(Layer.provide(Observability.layer))
 
 Layer.launch(Main).pipe(NodeRuntime.runMain)
