@@ -52,20 +52,14 @@ import { monitorEventLoopDelay } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
 import { ReadModels } from "@agora/app"
 import { EventStore, PgEventStore, type RecordedEvent } from "@agora/eventstore"
-import {
-  type Projection,
-  ProjectionRunner,
-  ReadModelStore,
-  Rebuild,
-  RedisReadModelStore,
-  WorkingSet
-} from "@agora/readmodels"
-import { deleteKeys, makeRedisStore } from "@agora/readmodels/testing"
+import { type Projection, ProjectionRunner, ReadModelStore, Rebuild, WorkingSet } from "@agora/readmodels"
+import { makeRedisStore } from "@agora/readmodels/testing"
 import * as BenchDatabase from "@agora/testkit/bench-database"
 import { parseArgs } from "@agora/testkit/load"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Fiber, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
+import { deleteRedisKeys, dropDatabase } from "./cleanup.ts"
 import { generate, type HistoryStats } from "./history.ts"
 import type { ProbeCommit, ProbeReply } from "./projection-lag-probe.ts"
 import { percentile, prepareClients, runClosedLoop, type Server, startServer, summarisePaid } from "./saga-load.ts"
@@ -85,14 +79,6 @@ const probePath = fileURLToPath(new URL("./projection-lag-probe.ts", import.meta
 const runId = randomUUID()
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const round = (n: number, digits = 0) => Number(n.toFixed(digits))
-
-const dropDatabase = (name: string) =>
-  Effect.runPromise(
-    SqlClient.SqlClient.pipe(
-      Effect.flatMap((sql) => sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),
-      Effect.provide(PgClient.layer({ url: Redacted.make(BenchDatabase.serverUrl), maxConnections: 1 }))
-    )
-  )
 
 // ---------------------------------------------------------------------------------------------
 // 1. Rebuild rate
@@ -511,15 +497,7 @@ const lagPhase = async (clients: number) => {
     return { clients, rows, paid, placed: run.placed, check, loopDelay: during.loopDelay }
   } finally {
     await server.stop()
-    await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const redis = yield* RedisReadModelStore.acquireRedis(redisUrl)
-          yield* deleteKeys(redis, readModelPrefix)
-          yield* deleteKeys(redis, rateLimitPrefix)
-        })
-      )
-    )
+    await deleteRedisKeys(redisUrl, [readModelPrefix, rateLimitPrefix])
     await dropDatabase(database)
   }
 }

@@ -42,7 +42,7 @@ export const post = async (url: string, body: unknown, token?: string) => {
   return json
 }
 
-export const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+export const percentile = (sorted: ArrayLike<number>, p: number) =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 
 export interface ServerOptions {
