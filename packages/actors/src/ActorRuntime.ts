@@ -51,6 +51,45 @@ export const noteWrite = (position: number | undefined): Effect.Effect<void> =>
         if (cell !== undefined && (cell.position === undefined || cell.position < position)) cell.position = position
       })
 
+/**
+ * The request being served under an `Idempotency-Key` (SPEC §6), named by its
+ * caller, route and key. While it is set, a command sent without a
+ * `commandId` of its own gets one derived from that name and from how many
+ * commands the request sent to the same stream before; so a keyed request
+ * that runs a second time (its first run committed, then the process died
+ * before the answer was stored) appends nothing twice, and writes under ids
+ * it derives from `name` (a new order's id) land on what the first run wrote.
+ */
+export interface KeyedRequestCell {
+  readonly name: string
+  readonly sent: Map<string, number>
+}
+
+export const KeyedRequest: Context.Reference<KeyedRequestCell | undefined> = Context.Reference(
+  "@agora/actors/KeyedRequest",
+  { defaultValue: (): KeyedRequestCell | undefined => undefined }
+)
+
+/** A fresh cell for the keyed request `name`. */
+export const keyedRequest = (name: string): KeyedRequestCell => ({ name, sent: new Map() })
+
+/** The command id of the next command to `streams` in the current keyed request; undefined outside one. */
+export const keyedCommandId = (streams: string): Effect.Effect<string | undefined> =>
+  Effect.map(Effect.service(KeyedRequest), (cell) => {
+    if (cell === undefined) return undefined
+    const n = cell.sent.get(streams) ?? 0
+    cell.sent.set(streams, n + 1)
+    return `${cell.name}#${streams}#${n}`
+  })
+
+/** The command context with the keyed request's command id when it has none of its own. */
+export const withKeyedCommandId = (streams: string, context: CommandContext): Effect.Effect<CommandContext> =>
+  context.commandId !== undefined
+    ? Effect.succeed(context)
+    : Effect.map(keyedCommandId(streams), (commandId) =>
+        commandId === undefined ? context : { ...context, commandId }
+      )
+
 /** Another writer kept winning the race for the stream; the command was not applied. */
 export class ConcurrencyConflict extends Schema.TaggedError<ConcurrencyConflict>()("ConcurrencyConflict", {
   streamId: Schema.String,

@@ -17,6 +17,7 @@ import {
   type NewEvent,
   type RecordedEvent,
   SnapshotStore,
+  Spans,
   Uuid
 } from "@agora/eventstore"
 import {
@@ -41,7 +42,8 @@ import {
   type CommandContext,
   type CommandResult,
   ConcurrencyConflict,
-  noteWrite
+  noteWrite,
+  withKeyedCommandId
 } from "./ActorRuntime.ts"
 
 export interface Options {
@@ -113,6 +115,10 @@ const codecsOf = (aggregate: AnyAggregate): Codecs => {
 /** A stored event back as a domain event: the stored type is the tag, the data the rest. */
 const toDomain = (codecs: Codecs, event: RecordedEvent) =>
   codecs.decodeEvent({ ...(event.data as Record<string, unknown>), _tag: event.type })
+
+/** A command's name for its span: its tag (every command is a tagged class). */
+const tagOf = (command: unknown): string =>
+  typeof command === "object" && command !== null && "_tag" in command ? String(command._tag) : "Command"
 
 /** Events read with the snapshot when an instance is activated (its whole stream, if it is short). */
 const activationReadAhead = 128
@@ -426,11 +432,12 @@ export const make = (options: Options = {}) =>
      */
     const sendTogether = (
       parts: ReadonlyArray<{ aggregate: AnyAggregate; id: string; command: unknown }>,
-      context: CommandContext = {}
+      given: CommandContext = {}
     ) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const keyed = parts.map((p) => ({ ...p, key: streamId(p.aggregate, p.id) }))
+        const context = yield* withKeyedCommandId(keyed.map((p) => p.key).join(","), given)
         if (new Set(keyed.map((p) => p.key)).size !== keyed.length) {
           return yield* Effect.die(new Error("sendTogether: each instance may appear once"))
         }
@@ -526,7 +533,13 @@ export const make = (options: Options = {}) =>
         const results = yield* locked.pipe(Effect.ensuring(Effect.forEach(cellsOfParts, release, { discard: true })))
         for (const result of results) yield* noteWrite(result.position)
         return results
-      })
+      }).pipe((effect) =>
+        Spans.traced(effect, "Actor.sendTogether", {
+          attributes: () => ({
+            "actor.commands": parts.map((p) => `${p.aggregate.type}.${tagOf(p.command)}`).join(" ")
+          })
+        })
+      )
 
     // The cells hold every aggregate's state as `unknown`; the port's signature
     // gives each call back its aggregate's own types.
@@ -536,9 +549,15 @@ export const make = (options: Options = {}) =>
       command: C,
       context: CommandContext = {}
     ) =>
-      Effect.tap(
-        withCell(streamId(aggregate, id), (cell) => enqueue(aggregate, cell, command, context)),
-        (result) => noteWrite(result.position)
+      Spans.traced(
+        Effect.tap(
+          Effect.flatMap(withKeyedCommandId(streamId(aggregate, id), context), (context) =>
+            withCell(streamId(aggregate, id), (cell) => enqueue(aggregate, cell, command, context))
+          ),
+          (result) => noteWrite(result.position)
+        ),
+        `Actor.${aggregate.type}.${tagOf(command)}`,
+        { attributes: () => ({ "actor.id": id }) }
       ) as Effect.Effect<CommandResult<E, S>, Err | ActorError>
 
     // A resident actor's state is read without its permit: a command replaces state and version together,

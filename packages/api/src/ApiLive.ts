@@ -12,7 +12,8 @@ import { AuthHandlers, ProfileHandlers } from "./AuthHandlers.ts"
 import { CatalogHandlers, InventoryAdminHandlers } from "./CatalogHandlers.ts"
 import * as Docs from "./Docs.ts"
 import * as HttpEdge from "./http/HttpEdge.ts"
-import { operationalRoutes, RouteTable } from "./http/RouteTable.ts"
+import { fromApi, make as makeRouteTable, operationalRoutes, RouteTable } from "./http/RouteTable.ts"
+import * as SpanNames from "./http/SpanNames.ts"
 import { InfoHandlers } from "./InfoHandlers.ts"
 import * as LiveOrderStatus from "./LiveOrderStatus.ts"
 import * as Metrics from "./Metrics.ts"
@@ -55,6 +56,14 @@ export const routes = Layer.mergeAll(
   LiveOrderStatus.webSocketRoute,
   HttpEdge.layer
 ).pipe(Layer.provide(RouteTable.layer(Api, [...operationalRoutes, ...LiveOrderStatus.routeSpecs])))
+
+/**
+ * Request spans named after their route (`POST /api/orders`): for the server's
+ * context when it exports traces.
+ */
+export const spanNames = SpanNames.layer(
+  makeRouteTable([...fromApi(Api), ...operationalRoutes, ...LiveOrderStatus.routeSpecs])
+)
 
 /** The middleware implementations the routes need at serve time. */
 export const middleware = Layer.mergeAll(

@@ -57,6 +57,7 @@ export const PaymentWebhookHandlers = HttpApiBuilder.group(Api, "paymentWebhook"
           providerReference: payload.provider_reference ?? undefined
         })
         .pipe(
+          Effect.tap((payment) => Effect.logInfo(`payment callback: the payment is ${payment.status}`)),
           Effect.map((payment) => ({ received: true, payment_id: payment.id, status: payment.status })),
           Effect.catchTags({
             PaymentNotFound: () =>
@@ -72,7 +73,9 @@ export const PaymentWebhookHandlers = HttpApiBuilder.group(Api, "paymentWebhook"
                 mismatch(`The payment's amount is ${Money.toDecimalString(e.expected)}`, "amount")
               ),
             UnexpectedPaymentError: unavailable
-          })
+          }),
+          // The order the provider names: the correlation id of the callback's lines.
+          Effect.annotateLogs({ correlation_id: payload.order_id, payment_id: payload.payment_id })
         )
     )
   })

@@ -14,7 +14,7 @@
  * store down, lists use the index in PostgreSQL (`OrderListProjection`),
  * which a list waits for (bounded) to reach the log's head.
  */
-import { ActorRuntime } from "@agora/actors"
+import { ActorRuntime, KeyedRequest } from "@agora/actors"
 import { InventoryItem, Money, Order, streamId } from "@agora/domain"
 import { EventStore, Uuid } from "@agora/eventstore"
 import type { ReadModelError } from "@agora/readmodels"
@@ -283,7 +283,9 @@ export const make = Effect.gen(function* () {
   const place = Effect.fn("Orders.place")(function* (userId: string, request: OrderRequest) {
     const priced = price(request, yield* productsOf(request.items.map((item) => item.sku)))
     if (priced._tag === "Invalid") return yield* new InvalidOrderRequest({ issues: priced.issues })
-    const orderId = Uuid.v7()
+    // Under an Idempotency-Key the id is the key's: a run of the same request after a crash places the same order.
+    const keyed = yield* KeyedRequest
+    const orderId = keyed === undefined ? Uuid.v7() : Uuid.fromName(`${keyed.name}/order`)
     const at = yield* DateTime.now
     const cardToken = request.paymentMethod === "card" && request.cardToken ? { cardToken: request.cardToken } : {}
     const result = yield* actors
@@ -311,6 +313,10 @@ export const make = Effect.gen(function* () {
         })
       )
     if (result.state._tag === "NoOrder") return yield* new UnexpectedOrderError({ cause: "no order after placing it" })
+    // The order id is the correlation id of everything that follows: the saga, the outbox, the broker.
+    yield* Effect.logInfo(`order placed: ${priced.lines.length} line(s), paid by ${request.paymentMethod}`).pipe(
+      Effect.annotateLogs("correlation_id", orderId)
+    )
     return { order: viewOf(result.state, result.version), position: result.position }
   })
 

@@ -39,6 +39,12 @@ export interface OutgoingMessage {
   readonly eventId: string
   /** The JSON text of the integration event. */
   readonly value: string
+  /**
+   * The id that follows the order through logs and traces (the order id; the
+   * key when absent). It travels beside the body (RabbitMQ's `correlationId`
+   * property, a Kafka header), never in it: the body is SPEC §4's.
+   */
+  readonly correlationId?: string
 }
 
 /** A delivered message, as raw as the broker gave it. */
@@ -53,6 +59,12 @@ export interface IncomingMessage {
    * RabbitMQ and the in-process bus (Kafka cannot tell: 0).
    */
   readonly redeliveries: number
+  /** The correlation id the publisher gave, when the adapter carries one (logs fall back to the key). */
+  readonly correlationId?: string | undefined
+  /** The event id the publisher gave beside the body (RabbitMQ's `messageId`, a Kafka header). */
+  readonly eventId?: string | undefined
+  /** The publisher's span as a W3C `traceparent`, when it was tracing: the consumer's span continues its trace. */
+  readonly traceparent?: string | undefined
 }
 
 export interface SubscribeOptions {

@@ -16,6 +16,7 @@ import { Effect, Exit, Layer } from "effect"
 import { Broker, type IncomingMessage, type OutgoingMessage, type SubscribeOptions } from "./Broker.ts"
 import * as Redelivery from "./internal/redelivery.ts"
 import * as SubscribeOptionsCheck from "./internal/subscribeOptions.ts"
+import * as Tracing from "./internal/tracing.ts"
 
 export interface Options extends Redelivery.RedeliveryOptions {}
 
@@ -23,6 +24,9 @@ interface Queued {
   readonly topic: string
   readonly key: string
   readonly value: string
+  readonly correlationId: string
+  readonly eventId: string
+  readonly traceparent: string | undefined
   redeliveries: number
 }
 
@@ -58,17 +62,27 @@ export const make = (options: Options = {}): Effect.Effect<Broker["Service"]> =>
     const groups = new Map<string, Group>()
 
     const publish = (messages: ReadonlyArray<OutgoingMessage>) =>
-      Effect.sync(() => {
-        const touched = new Set<Group>()
-        for (const message of messages) {
-          for (const group of groups.values()) {
-            if (!group.topics.has(message.topic)) continue
-            group.queue.push({ topic: message.topic, key: message.key, value: message.value, redeliveries: 0 })
-            touched.add(group)
+      Tracing.publishing("in-process", messages.length, (traceparent) =>
+        Effect.sync(() => {
+          const touched = new Set<Group>()
+          for (const message of messages) {
+            for (const group of groups.values()) {
+              if (!group.topics.has(message.topic)) continue
+              group.queue.push({
+                topic: message.topic,
+                key: message.key,
+                value: message.value,
+                correlationId: message.correlationId ?? message.key,
+                eventId: message.eventId,
+                traceparent,
+                redeliveries: 0
+              })
+              touched.add(group)
+            }
           }
-        }
-        for (const group of touched) wake(group)
-      })
+          for (const group of touched) wake(group)
+        })
+      )
 
     const deliver = <E, R>(
       group: Group,
@@ -77,13 +91,16 @@ export const make = (options: Options = {}): Effect.Effect<Broker["Service"]> =>
     ): Effect.Effect<void, never, R> =>
       Effect.gen(function* () {
         while (true) {
-          const incoming = {
+          const incoming: IncomingMessage = {
             topic: queued.topic,
             key: queued.key,
             value: queued.value,
-            redeliveries: queued.redeliveries
+            redeliveries: queued.redeliveries,
+            correlationId: queued.correlationId,
+            eventId: queued.eventId,
+            traceparent: queued.traceparent
           }
-          if (yield* Redelivery.handleOnce(handle, incoming, group.name)) return
+          if (yield* Redelivery.handleOnce(handle, incoming, group.name, "in-process")) return
           queued.redeliveries++
           yield* Effect.sleep(Redelivery.delay(options, queued.redeliveries))
         }

@@ -3,7 +3,9 @@
  * start when missing), the key is the message key, so one order's messages
  * share a partition and keep their order within a topic, and each consumer
  * group is a Kafka consumer group. The producer is idempotent and waits for
- * every in-sync replica (acks = -1) before `publish` returns.
+ * every in-sync replica (acks = -1) before `publish` returns. Beside the body,
+ * a message carries headers: its event id, its correlation id (the order id)
+ * and, when tracing, the publisher's span as `traceparent`.
  *
  * A subscription handles up to `concurrency` partitions at once, one message
  * at a time in each. An offset is committed only after its handler
@@ -26,9 +28,16 @@ import {
 import * as Redelivery from "./internal/redelivery.ts"
 import * as SubscribeOptionsCheck from "./internal/subscribeOptions.ts"
 import * as Supervisor from "./internal/supervisor.ts"
+import * as Tracing from "./internal/tracing.ts"
 
 /** The header that carries the event id (consumers read it from the value; it is there for tools). */
 export const eventIdHeader = "event-id"
+
+/** The header that carries the correlation id (the order id) beside the body. */
+export const correlationIdHeader = "correlation-id"
+
+/** The header that carries the publisher's trace context (W3C), when it was tracing. */
+export const traceparentHeader = "traceparent"
 
 export interface Options extends Redelivery.RedeliveryOptions {
   /** `host:port` of one or more brokers. */
@@ -65,6 +74,12 @@ export const config = Config.all({
   ),
   clientId: Config.String("KAFKA_CLIENT_ID").pipe(Config.withDefault("agora"))
 })
+
+/** A header's text (kafkajs gives a Buffer, a string, or several of them). */
+const headerText = (value: unknown): string | undefined => {
+  const first = Array.isArray(value) ? value[0] : value
+  return typeof first === "string" ? first : Buffer.isBuffer(first) ? first.toString("utf8") : undefined
+}
 
 const tryKafka = <A>(operation: string, run: () => Promise<A>) =>
   Effect.tryPromise({ try: run, catch: (cause) => new BrokerError({ operation, cause }) })
@@ -178,29 +193,37 @@ export const make = (options: Options): Effect.Effect<Broker["Service"], never, 
     const publish = (messages: ReadonlyArray<OutgoingMessage>): Effect.Effect<void, BrokerError> =>
       messages.length === 0
         ? Effect.void
-        : Effect.gen(function* () {
-            yield* ensureTopics("publish")
-            yield* connectProducer
-            // One entry per topic, messages in publish order: same key, same partition, same order.
-            const byTopic = new Map<string, Array<Message>>()
-            for (const message of messages) {
-              const name = topicName(message.topic)
-              const batch = byTopic.get(name) ?? []
-              batch.push({ key: message.key, value: message.value, headers: { [eventIdHeader]: message.eventId } })
-              byTopic.set(name, batch)
-            }
-            yield* tryKafka("publish", () =>
-              producer.sendBatch({
-                acks: -1,
-                topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages }))
-              })
-            )
-          }).pipe(
-            Effect.timeoutOrElse({
-              duration: publishTimeout,
-              orElse: () => Effect.fail(timeoutError("publish", "Kafka did not acknowledge", publishTimeout))
-            })
-          )
+        : Tracing.publishing("kafka", messages.length, (traceparent) => publishAll(messages, traceparent))
+
+    const publishAll = (messages: ReadonlyArray<OutgoingMessage>, traceparent: string | undefined) =>
+      Effect.gen(function* () {
+        yield* ensureTopics("publish")
+        yield* connectProducer
+        // One entry per topic, messages in publish order: same key, same partition, same order.
+        const byTopic = new Map<string, Array<Message>>()
+        for (const message of messages) {
+          const name = topicName(message.topic)
+          const batch = byTopic.get(name) ?? []
+          const headers: Record<string, string> = {
+            [eventIdHeader]: message.eventId,
+            [correlationIdHeader]: message.correlationId ?? message.key
+          }
+          if (traceparent !== undefined) headers[traceparentHeader] = traceparent
+          batch.push({ key: message.key, value: message.value, headers })
+          byTopic.set(name, batch)
+        }
+        yield* tryKafka("publish", () =>
+          producer.sendBatch({
+            acks: -1,
+            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages }))
+          })
+        )
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: publishTimeout,
+          orElse: () => Effect.fail(timeoutError("publish", "Kafka did not acknowledge", publishTimeout))
+        })
+      )
 
     const heartbeat = (payload: EachMessagePayload) => Effect.tryPromise(() => payload.heartbeat()).pipe(Effect.ignore)
 
@@ -210,13 +233,17 @@ export const make = (options: Options): Effect.Effect<Broker["Service"], never, 
       payload: EachMessagePayload
     ) =>
       Effect.gen(function* () {
+        const headers = payload.message.headers ?? {}
         const message = {
           topic: topicOf(payload.topic),
           key: payload.message.key?.toString("utf8") ?? null,
-          value: payload.message.value?.toString("utf8") ?? ""
+          value: payload.message.value?.toString("utf8") ?? "",
+          correlationId: headerText(headers[correlationIdHeader]),
+          eventId: headerText(headers[eventIdHeader]),
+          traceparent: headerText(headers[traceparentHeader])
         }
         let redeliveries = 0
-        while (!(yield* Redelivery.handleOnce(handle, { ...message, redeliveries }, group))) {
+        while (!(yield* Redelivery.handleOnce(handle, { ...message, redeliveries }, group, "kafka"))) {
           redeliveries++
           // Heartbeats keep the group from declaring this member dead while it waits.
           yield* heartbeat(payload)

@@ -3,7 +3,9 @@
  * topic exchange (`agora`); every consumer group is a durable queue named
  * `<exchange>.<group>` (`queueName`), bound to its topics: two deployments on
  * one virtual host, with their own exchanges, never share a queue. Messages are persistent, carry the event id
- * as `messageId` and the key in the `x-agora-key` header, and `publish`
+ * as `messageId`, the correlation id (the order id) as `correlationId`, the
+ * key in the `x-agora-key` header and, when tracing, the publisher's span in a
+ * `traceparent` header; `publish`
  * returns only once RabbitMQ confirmed each of them (publisher confirms: the
  * message is then in every bound durable queue). A subscription takes up to
  * `concurrency` messages at a time (prefetch), acknowledges one after its
@@ -27,9 +29,13 @@ import * as AmqpConnection from "./internal/amqpConnection.ts"
 import * as Redelivery from "./internal/redelivery.ts"
 import * as SubscribeOptionsCheck from "./internal/subscribeOptions.ts"
 import * as Supervisor from "./internal/supervisor.ts"
+import * as Tracing from "./internal/tracing.ts"
 
 /** The header that carries a message's key (AMQP has no key of its own). */
 export const keyHeader = "x-agora-key"
+
+/** The header that carries the publisher's trace context (W3C). */
+export const traceparentHeader = "traceparent"
 
 export interface Options extends Redelivery.RedeliveryOptions {
   /** `amqp://user:password@host:port/vhost`. */
@@ -113,43 +119,50 @@ export const make = (options: Options): Effect.Effect<Broker["Service"], never, 
     const publish = (messages: ReadonlyArray<OutgoingMessage>): Effect.Effect<void, BrokerError> =>
       messages.length === 0
         ? Effect.void
-        : Effect.gen(function* () {
-            const channel = yield* publisherChannel
-            // A confirm per message rather than `waitForConfirms`: that would
-            // also wait for (and fail on) other fibers' messages on the channel.
-            yield* tryAmqp("publish", () =>
-              Promise.all(
-                messages.map(
-                  (message) =>
-                    new Promise<void>((resolve, reject) => {
-                      channel.publish(
-                        exchange,
-                        message.topic,
-                        Buffer.from(message.value, "utf8"),
-                        {
-                          persistent: true,
-                          messageId: message.eventId,
-                          contentType: "application/json",
-                          headers: { [keyHeader]: message.key }
-                        },
-                        (error: unknown) => (error == null ? resolve() : reject(error))
-                      )
-                    })
-                )
-              )
+        : Tracing.publishing("rabbitmq", messages.length, (traceparent) => publishAll(messages, traceparent))
+
+    const publishAll = (messages: ReadonlyArray<OutgoingMessage>, traceparent: string | undefined) =>
+      Effect.gen(function* () {
+        const channel = yield* publisherChannel
+        // A confirm per message rather than `waitForConfirms`: that would
+        // also wait for (and fail on) other fibers' messages on the channel.
+        yield* tryAmqp("publish", () =>
+          Promise.all(
+            messages.map(
+              (message) =>
+                new Promise<void>((resolve, reject) => {
+                  channel.publish(
+                    exchange,
+                    message.topic,
+                    Buffer.from(message.value, "utf8"),
+                    {
+                      persistent: true,
+                      messageId: message.eventId,
+                      correlationId: message.correlationId ?? message.key,
+                      contentType: "application/json",
+                      headers:
+                        traceparent === undefined
+                          ? { [keyHeader]: message.key }
+                          : { [keyHeader]: message.key, [traceparentHeader]: traceparent }
+                    },
+                    (error: unknown) => (error == null ? resolve() : reject(error))
+                  )
+                })
             )
-          }).pipe(
-            Effect.timeoutOrElse({
-              duration: publishTimeout,
-              orElse: () =>
-                Effect.fail(
-                  new BrokerError({
-                    operation: "publish",
-                    cause: new Error(`RabbitMQ did not confirm within ${Duration.format(publishTimeout)}`)
-                  })
-                )
-            })
           )
+        )
+      }).pipe(
+        Effect.timeoutOrElse({
+          duration: publishTimeout,
+          orElse: () =>
+            Effect.fail(
+              new BrokerError({
+                operation: "publish",
+                cause: new Error(`RabbitMQ did not confirm within ${Duration.format(publishTimeout)}`)
+              })
+            )
+        })
+      )
 
     const deliver = <E, R>(
       channel: Amqp.Channel,
@@ -168,15 +181,19 @@ export const make = (options: Options): Effect.Effect<Broker["Service"], never, 
             message.fields.redelivered ? 1 : 0,
             typeof deliveryCount === "number" ? deliveryCount : 0
           )
+          const correlationId: unknown = message.properties.correlationId
           const incoming: IncomingMessage = {
             topic: message.fields.routingKey,
             key: headerText(message.properties.headers?.[keyHeader]),
             value: message.content.toString("utf8"),
-            redeliveries
+            redeliveries,
+            correlationId: typeof correlationId === "string" ? correlationId : undefined,
+            eventId: messageId,
+            traceparent: headerText(message.properties.headers?.[traceparentHeader]) ?? undefined
           }
           // Only the handler and the wait are interruptible: a handled message
           // is always acknowledged, never left for a duplicate delivery.
-          if (yield* restore(Redelivery.handleOnce(handle, incoming, group))) {
+          if (yield* restore(Redelivery.handleOnce(handle, incoming, group, "rabbitmq"))) {
             if (messageId !== undefined) failures.delete(messageId)
             return yield* settle(() => channel.ack(message))
           }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { assert, layer } from "@effect/vitest"
-import { Context, Deferred, type Duration, Effect, Exit, type Layer, Queue, Scope } from "effect"
+import { Context, Deferred, type Duration, Effect, Exit, type Layer, Option, Queue, Scope, Tracer } from "effect"
 import type { Broker, BrokerError, IncomingMessage, OutgoingMessage, Topic } from "../src/index.ts"
 
 /** Makes brokers of the adapter under test. */
@@ -66,32 +66,90 @@ const subscribeClosable = <E>(
     return scope
   })
 
+/** Effect's in-memory tracer under another name: the adapters trace only when a tracer of that kind is installed. */
+const recordingTracer = Tracer.make({ span: (options) => Tracer.nativeTracer.span(options) })
+
 const payloadOf = (incoming: IncomingMessage) => JSON.parse(incoming.value) as { event_id: string; value: unknown }
 
 export const brokerContract = <E>(adapter: string, factory: Layer.Layer<BrokerFactory, E>) =>
   layer(factory, { excludeTestServices: true, timeout: "120 seconds" })(`Broker contract: ${adapter}`, (it) => {
     const broker = (ns: string) => BrokerFactory.use((f) => f.make(ns))
 
-    it.effect("delivers a published message with its topic, key and value intact", () =>
+    it.effect("delivers a published message with its topic, key, value, event id and correlation id intact", () =>
       Effect.gen(function* () {
         const ns = namespace()
         const bus = yield* broker(ns)
         const { handle, take, expectNoMore } = yield* recorder
         yield* bus.subscribe({ group: `${ns}-shipping`, topics: ["order.paid", "order.cancelled"] }, handle)
-        const paid = message("order.paid", "order-1", { items: [{ sku: "ÆØÅ-☃", quantity: 2 }] })
+        const paid = {
+          ...message("order.paid", "order-1", { items: [{ sku: "ÆØÅ-☃", quantity: 2 }] }),
+          correlationId: "c-1"
+        }
+        // Without a correlation id of its own, a message's key is its correlation id.
         const cancelled = message("order.cancelled", "order-2", { reason: "fraud" })
         yield* bus.publish([paid, cancelled])
         // Two topics: Kafka does not order one against the other.
         const received = (yield* take(2)).toSorted((a, b) => a.key!.localeCompare(b.key!))
         assert.deepStrictEqual(
-          received.map((m) => ({ ...m })),
+          received.map(({ topic, key, value, redeliveries, eventId, correlationId }) => ({
+            topic,
+            key,
+            value,
+            redeliveries,
+            eventId,
+            correlationId
+          })),
           [
-            { topic: "order.paid", key: "order-1", value: paid.value, redeliveries: 0 },
-            { topic: "order.cancelled", key: "order-2", value: cancelled.value, redeliveries: 0 }
+            {
+              topic: "order.paid",
+              key: "order-1",
+              value: paid.value,
+              redeliveries: 0,
+              eventId: paid.eventId,
+              correlationId: "c-1"
+            },
+            {
+              topic: "order.cancelled",
+              key: "order-2",
+              value: cancelled.value,
+              redeliveries: 0,
+              eventId: cancelled.eventId,
+              correlationId: "order-2"
+            }
           ]
+        )
+        // Not tracing: no trace context travels.
+        assert.deepStrictEqual(
+          received.map((m) => m.traceparent),
+          [undefined, undefined]
         )
         yield* expectNoMore()
       })
+    )
+
+    it.effect("when tracing, the handler runs in a consumer span that continues the publisher's trace", () =>
+      Effect.gen(function* () {
+        const ns = namespace()
+        const bus = yield* broker(ns)
+        const seen = yield* Deferred.make<{ readonly traceId: string; readonly parent: string | undefined }>()
+        yield* bus.subscribe({ group: `${ns}-traced`, topics: ["order.paid"] }, () =>
+          Effect.flatMap(Effect.currentSpan, (span) =>
+            Deferred.succeed(seen, {
+              traceId: span.traceId,
+              parent: Option.getOrUndefined(Option.map(span.parent, (p) => p.spanId))
+            })
+          )
+        )
+        const publisher = yield* Effect.withSpan(
+          Effect.andThen(bus.publish([message("order.paid", "order-t")]), Effect.currentSpan),
+          "test.publisher"
+        )
+        const consumer = yield* Deferred.await(seen).pipe(Effect.timeout("20 seconds"))
+        assert.strictEqual(consumer.traceId, publisher.traceId)
+        // Below the adapter's publish span, itself below the publisher's.
+        assert.isDefined(consumer.parent)
+        assert.notStrictEqual(consumer.parent, publisher.spanId)
+      }).pipe(Effect.provideService(Tracer.Tracer, recordingTracer))
     )
 
     it.effect("delivers only the topics a group subscribed to", () =>

@@ -33,6 +33,7 @@ import * as SharedReads from "./internal/SharedReads.ts"
 import * as Subscription from "./internal/subscription.ts"
 import { validateAppends } from "./internal/validate.ts"
 import { SnapshotStore } from "./SnapshotStore.ts"
+import * as Spans from "./Spans.ts"
 
 export interface Options {
   /** How often a caught-up subscription polls when no NOTIFY arrives (default 1 second). */
@@ -214,15 +215,19 @@ export const make = (options: Options = {}) =>
     )
 
     const appendMulti = (appends: ReadonlyArray<StreamAppend>) =>
-      Effect.gen(function* () {
-        const unit = yield* encode(appends)
-        const outcome = yield* committer.submit({ payload: unit, streams: unit.streams, eventCount: unit.eventCount })
-        const results = yield* settleOutcome(outcome)
-        yield* EventStoreMetrics.recordAppend(results)
-        const last = results.reduce((max, r) => Math.max(max, r.lastPosition), 0)
-        yield* signal.publish(last)
-        return results
-      })
+      Spans.traced(
+        Effect.gen(function* () {
+          const unit = yield* encode(appends)
+          const outcome = yield* committer.submit({ payload: unit, streams: unit.streams, eventCount: unit.eventCount })
+          const results = yield* settleOutcome(outcome)
+          yield* EventStoreMetrics.recordAppend(results)
+          const last = results.reduce((max, r) => Math.max(max, r.lastPosition), 0)
+          yield* signal.publish(last)
+          return results
+        }),
+        "EventStore.append",
+        { attributes: { "eventstore.streams": appends.length } }
+      )
 
     const readAll = ({ after, limit }: { readonly after: number; readonly limit: number }) =>
       sql<EventRow>`SELECT * FROM events WHERE position > ${after} ORDER BY position LIMIT ${limit}`.pipe(

@@ -31,7 +31,7 @@ import { PaymentProviderSimulator, ShippingSimulator } from "@agora/simulators"
 import { WebUi } from "@agora/web"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Option, Schedule } from "effect"
-import { HttpMiddleware, HttpRouter } from "effect/http"
+import { HttpRouter } from "effect/http"
 import * as AdminSeed from "./AdminSeed.ts"
 import * as CatalogSeed from "./CatalogSeed.ts"
 import * as Database from "./Database.ts"
@@ -167,15 +167,6 @@ const serve = <E, R>(routes: Layer.Layer<never, E, R>) =>
     )
   )
 
-/** A span per request only when traces go somewhere (`OTEL_EXPORTER_OTLP_ENDPOINT`); otherwise it is pure cost. */
-const RequestSpans = Layer.unwrap(
-  Effect.map(Config.option(Config.String("OTEL_EXPORTER_OTLP_ENDPOINT")), (endpoint) =>
-    Option.isSome(endpoint) && endpoint.value !== ""
-      ? Layer.empty
-      : Layer.succeed(HttpMiddleware.TracerDisabledWhen, () => true)
-  )
-)
-
 /**
  * A process with the API: the router with the shop's web UI at `/` (built at
  * start-up; `WEB_UI=off` leaves it out), the seeds, and whatever background
@@ -183,7 +174,6 @@ const RequestSpans = Layer.unwrap(
  */
 const withApi = (roles: Roles.Roles, runProjections: boolean) =>
   serve(Layer.mergeAll(ApiLive.routes, HttpApp, paymentSimulatorRoutes(roles), WebUi.layer)).pipe(
-    Layer.provide(RequestSpans),
     Layer.provide(LiveOrderStatus.redaction),
     Layer.provide(LiveOrderStatus.stopOnSignals),
     Layer.provide(ApiLive.middleware),
@@ -199,7 +189,6 @@ const withApi = (roles: Roles.Roles, runProjections: boolean) =>
 /** Workers without the API: health, readiness and metrics on `PORT` for the orchestrator. */
 const withoutApi = (roles: Roles.Roles, runProjections: boolean) =>
   serve(Layer.mergeAll(HttpApp, ApiMetrics.layer, paymentSimulatorRoutes(roles))).pipe(
-    Layer.provide(RequestSpans),
     Layer.provide(HttpServerLive),
     Layer.provide(background(roles)),
     Layer.provide(app(runProjections))
@@ -208,7 +197,6 @@ const withoutApi = (roles: Roles.Roles, runProjections: boolean) =>
 /** The simulators alone need neither the database nor Redis. */
 const simulatorsOnly = (roles: Roles.Roles) =>
   serve(Layer.mergeAll(Health, ApiMetrics.layer, paymentSimulatorRoutes(roles))).pipe(
-    Layer.provide(RequestSpans),
     Layer.provide(HttpServerLive),
     Layer.provide(shippingSimulator(roles))
   )

@@ -36,7 +36,7 @@ export const originsConfig: Config.Config<CorsOrigins> = Config.String("CORS_ORI
   Config.map(parseOrigins)
 )
 
-export const allowedHeaders = ["authorization", "content-type", "idempotency-key", "x-min-position"]
+export const allowedHeaders = ["authorization", "content-type", "idempotency-key", "x-min-position", "x-request-id"]
 
 export const exposedHeaders = [
   "ratelimit-limit",
@@ -45,7 +45,8 @@ export const exposedHeaders = [
   "retry-after",
   "idempotent-replayed",
   "location",
-  "x-position"
+  "x-position",
+  "x-request-id"
 ]
 
 /**

@@ -3,17 +3,19 @@
  * as one router-wide middleware, outermost first:
  *
  * 1. `HttpMetrics` — every request timed and counted, by route and status;
- * 2. `Cors` — preflights and the CORS response headers;
- * 3. `Faults` — nothing fails past it: every error is a problem response,
+ * 2. `RequestId` — every request has an id (`X-Request-Id`, given or made),
+ *    answered back and written on the request's log lines;
+ * 3. `Cors` — preflights and the CORS response headers;
+ * 4. `Faults` — nothing fails past it: every error is a problem response,
  *    no route is a 404 or 405, a bug is a logged 500;
- * 4. `Caller` — who is calling (`user:<id>` or `ip:<addr>`);
- * 5. `RateLimit` — a token from the caller's bucket, or 429;
- * 6. `BodyLimit` — bodies over the limit are a 413, never read whole;
- * 7. `NulGuard` — a NUL character in the target or body is a 400;
- * 8. `Idempotency` — `Idempotency-Key` on POST: run once, replay after;
- * 9. `ReadYourWrites` — writes answer `X-Position`; reads with `min_position`
+ * 5. `Caller` — who is calling (`user:<id>` or `ip:<addr>`);
+ * 6. `RateLimit` — a token from the caller's bucket, or 429;
+ * 7. `BodyLimit` — bodies over the limit are a 413, never read whole;
+ * 8. `NulGuard` — a NUL character in the target or body is a 400;
+ * 9. `Idempotency` — `Idempotency-Key` on POST: run once, replay after;
+ * 10. `ReadYourWrites` — writes answer `X-Position`; reads with `min_position`
  *    wait (bounded) until their read model has it;
- * 10. `FastReads` — `GET /api/orders/{id}` answered here when it succeeds
+ * 11. `FastReads` — `GET /api/orders/{id}` answered here when it succeeds
  *    (anything else goes on to the route, which answers the problem).
  *
  * The order is the point: a request refused early costs little (a 429 reads
@@ -35,6 +37,7 @@ import * as Idempotency from "./Idempotency.ts"
 import * as NulGuard from "./NulGuard.ts"
 import * as RateLimit from "./RateLimit.ts"
 import * as ReadYourWrites from "./ReadYourWrites.ts"
+import * as RequestId from "./RequestId.ts"
 import type { RouteTable } from "./RouteTable.ts"
 
 type Response = HttpServerResponse.HttpServerResponse
@@ -53,7 +56,11 @@ export const make = Effect.gen(function* () {
   return (
     app: Effect.Effect<Response, Types.unhandled>
   ): Effect.Effect<Response, Types.unhandled, HttpServerRequest.HttpServerRequest> =>
-    metrics(cors(faults(identify(rateLimit(bodyLimit(NulGuard.make(idempotency(readYourWrites(fastReads(app))))))))))
+    metrics(
+      RequestId.make(
+        cors(faults(identify(rateLimit(bodyLimit(NulGuard.make(idempotency(readYourWrites(fastReads(app)))))))))
+      )
+    )
 })
 
 /** The edge for every route of the router. */

@@ -94,7 +94,8 @@ layer(makeServer("edge-cors", { config: { CORS_ORIGINS: `${origin}, http://local
         "authorization",
         "content-type",
         "idempotency-key",
-        "x-min-position"
+        "x-min-position",
+        "x-request-id"
       ])
       assert.include(String(reply.headers["access-control-allow-methods"]), "POST")
       assert.strictEqual(reply.headers["access-control-max-age"], "600")
@@ -112,7 +113,8 @@ layer(makeServer("edge-cors", { config: { CORS_ORIGINS: `${origin}, http://local
           "ratelimit-remaining",
           "ratelimit-reset",
           "retry-after",
-          "idempotent-replayed"
+          "idempotent-replayed",
+          "x-request-id"
         ])
         assert.isDefined(reply.headers["ratelimit-limit"])
       }

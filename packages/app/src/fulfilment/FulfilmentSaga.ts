@@ -16,15 +16,22 @@
  * every step they could, and every report and step is idempotent, so after a
  * kill -9 the batch is handled again with no step lost or doubled. Orders are
  * handled concurrently, each order's reports in log order.
+ *
+ * Observability: the logs of driving a saga carry its order id as
+ * `correlation_id` (and the event that caused the report as `causation_id`),
+ * each step taken is logged and, when tracing, spanned as `Saga.<step>` (in
+ * a span `Saga.advance` per report); the
+ * sagas by stage are the gauge `agora_saga_states` (`SagaStates.ts`).
  */
 import { ActorRuntime } from "@agora/actors"
 import { Fulfilment, Order, Payment } from "@agora/domain"
-import { EventStore, type RecordedEvent } from "@agora/eventstore"
+import { EventStore, type RecordedEvent, Spans } from "@agora/eventstore"
 import { Context, Duration, Effect, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
 import { SqlClient } from "effect/sql"
 import { paymentIdOf, shipmentIdOf } from "../Orders.ts"
 import * as FulfilmentSteps from "./FulfilmentSteps.ts"
 import * as PaymentTimers from "./PaymentTimers.ts"
+import * as SagaStates from "./SagaStates.ts"
 
 /** The subscription's name, and the key of its checkpoint. */
 export const subscriptionName = "fulfilment-saga"
@@ -147,7 +154,10 @@ export const make = Effect.gen(function* () {
       )
     })
 
-  const advance = (orderId: string, first: Fulfilment.FulfilmentCommand) => oneAtATime(orderId, drive(orderId, first))
+  const advance = (orderId: string, first: Fulfilment.FulfilmentCommand) =>
+    Spans.traced(oneAtATime(orderId, drive(orderId, first)), "Saga.advance", {
+      attributes: { correlation_id: orderId, "saga.report": first._tag }
+    }).pipe(Effect.annotateLogs("correlation_id", orderId))
 
   const drive = (orderId: string, first: Fulfilment.FulfilmentCommand) =>
     Effect.gen(function* () {
@@ -158,7 +168,10 @@ export const make = Effect.gen(function* () {
           .pipe(Effect.catchTags({ ConcurrencyConflict: unavailable, EventStoreError: unavailable }))
         const step = Fulfilment.nextStep(state)
         if (step === undefined || state._tag === "NotStarted") return state
-        report = yield* steps.take(step, state).pipe(Effect.catch(unavailable))
+        report = yield* Spans.traced(steps.take(step, state), `Saga.${step}`, {
+          attributes: { correlation_id: orderId }
+        }).pipe(Effect.catch(unavailable))
+        yield* Effect.logInfo(`saga step ${step}: ${report._tag}`).pipe(Effect.annotateLogs("saga_step", step))
       }
       return yield* Effect.die(`fulfilment of ${orderId}: more than ${maxSteps} steps for one report`)
     })
@@ -166,23 +179,28 @@ export const make = Effect.gen(function* () {
   /** One batch of the log: each order's reports in order, orders concurrently. */
   const handleBatch = (batch: ReadonlyArray<RecordedEvent>) =>
     Effect.gen(function* () {
-      const byOrder = new Map<string, Array<Fulfilment.FulfilmentCommand>>()
+      const byOrder = new Map<
+        string,
+        Array<{ readonly report: Fulfilment.FulfilmentCommand; readonly cause: string }>
+      >()
       for (const recorded of batch) {
         const found = yield* reportOf(recorded)
         if (found === undefined) continue
+        const report = { report: found.report, cause: recorded.eventId }
         const reports = byOrder.get(found.orderId)
-        if (reports === undefined) byOrder.set(found.orderId, [found.report])
-        else reports.push(found.report)
+        if (reports === undefined) byOrder.set(found.orderId, [report])
+        else reports.push(report)
       }
       yield* Effect.forEach(
         byOrder,
         ([orderId, reports]) =>
           Effect.forEach(
             reports,
-            (report) =>
+            ({ report, cause }) =>
               advance(orderId, report).pipe(
                 // A report about an order with no saga: nothing to drive.
-                Effect.catchTag("FulfilmentNotFound", (e) => Effect.logWarning(e.message))
+                Effect.catchTag("FulfilmentNotFound", (e) => Effect.logWarning(e.message)),
+                Effect.annotateLogs("causation_id", cause)
               ),
             { discard: true }
           ),
@@ -207,6 +225,9 @@ export const make = Effect.gen(function* () {
   yield* Effect.forkScoped(
     follow.pipe(
       Effect.tapCause((cause) => Effect.logError("fulfilment saga failed; restarting", cause)),
+      // Any cause, defects too: effect's `withTransaction` ends in a defect, not a failure, when its ROLLBACK fails
+      // on a connection the database dropped (a PostgreSQL restart), and `retry` alone would let that end the loop.
+      Effect.sandbox,
       Effect.retry(Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced(Duration.seconds(10))])),
       Effect.orDie
     )
@@ -214,6 +235,7 @@ export const make = Effect.gen(function* () {
   yield* Effect.forkScoped(
     PaymentTimers.run.pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.provideService(ActorRuntime, actors))
   )
+  yield* Effect.forkScoped(SagaStates.report("2 seconds").pipe(Effect.provideService(SqlClient.SqlClient, sql)))
 
   return FulfilmentSaga.of({
     advance: (orderId, report) => advance(orderId, report)

@@ -5,10 +5,11 @@
  * rows of `payment_timers`, not `setTimeout`s, so a restart keeps them; a
  * scheduler fiber fires the due ones. Firing twice is harmless: failing a
  * failed payment records nothing, and a payment that succeeded in time
- * refuses to fail.
+ * refuses to fail. A deadline's logs carry its order id as `correlation_id`.
  */
 import { ActorRuntime } from "@agora/actors"
 import { Payment } from "@agora/domain"
+import { Spans } from "@agora/eventstore"
 import { Config, DateTime, Duration, Effect, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 
@@ -38,13 +39,15 @@ export const schedule = (paymentId: string, orderId: string, dueAt: DateTime.Utc
 export const fireDue = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const actors = yield* ActorRuntime
+  // Polled 4 times a second: untraced (a deadline fired is traced).
   const due = yield* sql<{ readonly payment_id: string; readonly order_id: string }>`
     SELECT payment_id, order_id FROM payment_timers
-    WHERE fired_at IS NULL AND due_at <= now() ORDER BY due_at LIMIT 200`
+    WHERE fired_at IS NULL AND due_at <= now() ORDER BY due_at LIMIT 200`.pipe(Effect.withTracerEnabled(false))
   yield* Effect.forEach(
     due,
     (timer) =>
       Effect.gen(function* () {
+        yield* Effect.logInfo(`payment timer: payment ${timer.payment_id} unanswered by its deadline; failing it`)
         const at = yield* DateTime.now
         yield* actors
           .send(
@@ -58,7 +61,10 @@ export const fireDue = Effect.gen(function* () {
             Effect.catchTags({ PaymentAlreadySucceeded: () => Effect.void, PaymentNotFound: () => Effect.void })
           )
         yield* sql`UPDATE payment_timers SET fired_at = now() WHERE payment_id = ${timer.payment_id}`
-      }),
+      }).pipe(
+        (fire) => Spans.traced(fire, "PaymentTimers.fire", { attributes: { correlation_id: timer.order_id } }),
+        Effect.annotateLogs({ correlation_id: timer.order_id, payment_id: timer.payment_id })
+      ),
     { concurrency: 16, discard: true }
   )
   return due.length

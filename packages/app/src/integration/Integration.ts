@@ -1,7 +1,8 @@
 /**
  * The integration with the outside world over the broker, for the layer's
- * lifetime: the outbox (table, trigger) and its relay, and the shipping
- * inbox. Needs the broker, the database and the saga coordinator.
+ * lifetime: the outbox (table, trigger) and its relay, the backlog metric,
+ * and the shipping inbox. Needs the broker, the database and the saga
+ * coordinator.
  */
 import type { Broker } from "@agora/broker"
 import { Effect, Layer, Schedule } from "effect"
@@ -17,6 +18,7 @@ export const layer: Layer.Layer<never, unknown, Broker | SqlClient.SqlClient | F
     yield* ShippingInbox.migrate
     yield* Effect.forkScoped(OutboxRelay.run)
     yield* Effect.forkScoped(OutboxRelay.runRedelivery)
+    yield* Effect.forkScoped(Outbox.reportBacklog("2 seconds"))
     // Subscribed in the background, so a broker that is down at start delays the inbox, not the server.
     yield* Effect.forkScoped(
       Effect.scoped(

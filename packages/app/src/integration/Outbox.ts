@@ -20,7 +20,7 @@
  * from the shipping service's on the shared topics) and money as decimal
  * strings. The relay (`OutboxRelay.ts`) publishes rows in `id` order.
  */
-import { Effect } from "effect"
+import { type Duration, Effect, Metric, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 
 const money = `
@@ -87,6 +87,13 @@ export const migrate = Effect.gen(function* () {
   yield* sql.withTransaction(
     Effect.gen(function* () {
       yield* sql`SELECT pg_advisory_xact_lock(hashtext('agora_outbox'))`
+      // An append reads and writes `events`, then (its trigger) writes `outbox`. Run while the saga
+      // already appends (a restart after a crash), this migration died of a deadlock when it locked
+      // them the other way round: the index on `outbox` first, then `events` for the trigger's DDL.
+      // So `events` is locked first, and fully (the DDL needs that anyway, and a weaker lock lets an
+      // append's read through that then waits to write), and `outbox` is not locked at all once it
+      // is in place (the relay's redelivery holds `outbox` while it reads `events`).
+      yield* sql`LOCK TABLE events IN ACCESS EXCLUSIVE MODE`
       yield* sql`CREATE TABLE IF NOT EXISTS outbox (
         id bigserial PRIMARY KEY,
         event_id uuid NOT NULL UNIQUE,
@@ -96,7 +103,11 @@ export const migrate = Effect.gen(function* () {
         created_at timestamptz NOT NULL DEFAULT now(),
         published_at timestamptz
       )`
-      yield* sql`CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL`
+      const [index] = yield* sql<{ readonly present: boolean }>`
+        SELECT to_regclass('outbox_unpublished') IS NOT NULL AS present`
+      if (index?.present !== true) {
+        yield* sql`CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL`
+      }
       yield* sql.unsafe(money)
       yield* sql.unsafe(capture)
       yield* sql`DROP TRIGGER IF EXISTS agora_outbox ON events`
@@ -114,3 +125,22 @@ export const backlog = Effect.flatMap(SqlClient.SqlClient, (sql) =>
     Effect.map((rows) => Number(rows[0]?.n ?? 0))
   )
 )
+
+export const backlogGauge = Metric.gauge("agora_outbox_backlog", {
+  description: "Integration events in the outbox not yet published to the broker"
+})
+
+/**
+ * Keeps `agora_outbox_backlog` current: counts the unsent messages (on the
+ * partial index of unsent rows, so the count costs what the backlog is) every
+ * `every`, for as long as it runs. A failed count leaves the last value.
+ */
+export const reportBacklog = (every: Duration.Input) =>
+  backlog.pipe(
+    Effect.flatMap((n) => Metric.update(backlogGauge, n)),
+    Effect.ignore,
+    Effect.repeat(Schedule.spaced(every)),
+    Effect.asVoid,
+    // A poll, not work to follow in traces.
+    Effect.withTracerEnabled(false)
+  )

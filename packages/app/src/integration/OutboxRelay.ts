@@ -6,8 +6,12 @@
  * between publishing and marking republishes those messages: consumers
  * dedupe by `event_id`. Runs in one process at a time (the composition root
  * starts one; a lease is issue 9's).
+ *
+ * Each message carries its order id as correlation id beside the body, and
+ * each one published is logged with it (`correlation_id`, `event_id`).
  */
 import { Broker, type OutgoingMessage, type Topic } from "@agora/broker"
+import { Spans } from "@agora/eventstore"
 import { Config, Duration, Effect, Metric, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 
@@ -30,22 +34,36 @@ const batchSize = 500
 export const publishBatch = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const broker = yield* Broker
+  // Polled every 20 ms: untraced, or an idle relay would fill the traces; a batch it publishes is traced.
   const rows = yield* sql<Row>`
     SELECT id, event_id, topic, key, payload FROM outbox
-    WHERE published_at IS NULL ORDER BY id LIMIT ${batchSize}`
+    WHERE published_at IS NULL ORDER BY id LIMIT ${batchSize}`.pipe(Effect.withTracerEnabled(false))
   if (rows.length === 0) return 0
   const messages: Array<OutgoingMessage> = rows.map((row) => ({
     topic: row.topic as Topic,
     key: row.key,
     eventId: row.event_id,
+    correlationId: row.key,
     value: typeof row.payload === "string" ? row.payload : JSON.stringify(row.payload)
   }))
-  yield* broker.publish(messages)
   const ids = rows.map((row) => String(row.id))
-  yield* sql`UPDATE outbox SET published_at = now() WHERE id = ANY(${ids}::bigint[])`
+  yield* Spans.traced(
+    Effect.andThen(
+      broker.publish(messages),
+      sql`UPDATE outbox SET published_at = now() WHERE id = ANY(${ids}::bigint[])`
+    ),
+    "OutboxRelay.publish",
+    { attributes: { "messaging.batch.message_count": rows.length } }
+  )
   yield* Metric.update(published, rows.length)
+  yield* Effect.forEach(rows, logPublished, { discard: true })
   return rows.length
 })
+
+const logPublished = (row: Row) =>
+  Effect.logInfo(`outbox: published ${row.topic}`).pipe(
+    Effect.annotateLogs({ correlation_id: row.key, event_id: row.event_id, topic: row.topic })
+  )
 
 /** The relay: publishes while there is a backlog, then checks every 20 ms; backs off while the broker is down. */
 export const run = Effect.gen(function* () {

@@ -11,6 +11,9 @@
  * - Otherwise the order's saga is told, then the message is recorded in the
  *   inbox, then acknowledged. A crash in between redelivers it; telling the
  *   saga again changes nothing (its reports are idempotent).
+ *
+ * Its logs, the saga's included, carry the message's order id as
+ * `correlation_id` and its `event_id`.
  */
 import { Broker, type IncomingMessage } from "@agora/broker"
 import { Fulfilment } from "@agora/domain"
@@ -80,19 +83,25 @@ export const handle = (message: IncomingMessage) =>
     const m = decoded.success
     if (m.producer === "agora") return
     if (m.type !== message.topic) return yield* park(`a ${m.type} message on the topic ${message.topic}`)
-    const seen = yield* sql`SELECT 1 FROM inbox WHERE event_id = ${m.event_id}`
-    if (seen.length > 0) return yield* Metric.update(duplicates, 1)
-    const at = yield* DateTime.now
-    const report =
-      m.type === "order.shipped"
-        ? new Fulfilment.ReportCarrierShipped({ orderId: m.order_id, trackingNumber: m.tracking_number, at })
-        : new Fulfilment.ReportCarrierCancelled({ orderId: m.order_id, at })
-    const outcome = yield* Effect.result(saga.advance(m.order_id, report))
-    if (outcome._tag === "Failure") {
-      if (outcome.failure._tag === "FulfilmentNotFound") return yield* park(`no order ${m.order_id}`)
-      return yield* Effect.fail(outcome.failure)
-    }
-    yield* sql`INSERT INTO inbox (event_id, topic) VALUES (${m.event_id}, ${message.topic}) ON CONFLICT DO NOTHING`
+    yield* Effect.gen(function* () {
+      const seen = yield* sql`SELECT 1 FROM inbox WHERE event_id = ${m.event_id}`
+      if (seen.length > 0) {
+        yield* Effect.logDebug(`shipping inbox: ${m.type} seen before; dropped`)
+        return yield* Metric.update(duplicates, 1)
+      }
+      yield* Effect.logInfo(`shipping inbox: ${m.type} received`)
+      const at = yield* DateTime.now
+      const report =
+        m.type === "order.shipped"
+          ? new Fulfilment.ReportCarrierShipped({ orderId: m.order_id, trackingNumber: m.tracking_number, at })
+          : new Fulfilment.ReportCarrierCancelled({ orderId: m.order_id, at })
+      const outcome = yield* Effect.result(saga.advance(m.order_id, report))
+      if (outcome._tag === "Failure") {
+        if (outcome.failure._tag === "FulfilmentNotFound") return yield* park(`no order ${m.order_id}`)
+        return yield* Effect.fail(outcome.failure)
+      }
+      yield* sql`INSERT INTO inbox (event_id, topic) VALUES (${m.event_id}, ${message.topic}) ON CONFLICT DO NOTHING`
+    }).pipe(Effect.annotateLogs({ correlation_id: m.order_id, event_id: m.event_id }))
   })
 
 /** The consumer, for as long as its scope is open. */

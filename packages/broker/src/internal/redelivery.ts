@@ -6,6 +6,7 @@
  */
 import { Cause, Duration, Effect } from "effect"
 import type { IncomingMessage } from "../Broker.ts"
+import * as Tracing from "./tracing.ts"
 
 export interface RedeliveryOptions {
   /** The wait before the first redelivery (default 200 millis); it doubles after each failure. */
@@ -28,24 +29,29 @@ export const delay = (options: RedeliveryOptions, redeliveries: number): Duratio
 /**
  * Runs the handler once: true when it succeeded, false (logged) when it
  * failed or died. Interruption of the running fiber is not caught: it means
- * the subscription is closing, and the message stays unacknowledged.
+ * the subscription is closing, and the message stays unacknowledged. The
+ * handler's logs carry the message's correlation id (`internal/tracing.ts`).
  */
 export const handleOnce = <E, R>(
   handle: (message: IncomingMessage) => Effect.Effect<void, E, R>,
   message: IncomingMessage,
-  group: string
+  group: string,
+  kind: string
 ): Effect.Effect<boolean, never, R> =>
-  Effect.suspend(() => handle(message)).pipe(
-    Effect.as(true),
-    Effect.catchCause((cause) =>
-      Effect.logWarning("Broker: the handler failed; the message will be delivered again", Cause.pretty(cause)).pipe(
-        Effect.annotateLogs({
-          group,
-          topic: message.topic,
-          key: message.key ?? "",
-          redeliveries: message.redeliveries
-        }),
-        Effect.as(false)
+  Tracing.annotated(
+    message,
+    Tracing.consuming(
+      kind,
+      group,
+      message,
+      Effect.suspend(() => handle(message))
+    ).pipe(
+      Effect.as(true),
+      Effect.catchCause((cause) =>
+        Effect.logWarning("Broker: the handler failed; the message will be delivered again", Cause.pretty(cause)).pipe(
+          Effect.annotateLogs({ group, key: message.key ?? "", redeliveries: message.redeliveries }),
+          Effect.as(false)
+        )
       )
     )
   )

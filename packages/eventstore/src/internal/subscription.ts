@@ -27,9 +27,13 @@ const startOf = (reader: LogReader, options: SubscribeOptions) => {
   return from === "checkpoint" ? reader.loadCheckpoint(options.name) : Effect.succeed(from.after)
 }
 
-/** The next batch after `after`, waiting for an append when there is none yet. */
+/**
+ * The next batch after `after`, waiting for an append when there is none yet.
+ * The reads are untraced: a subscription polls, and what it does with a batch
+ * is what traces follow.
+ */
 const nextBatch = (reader: LogReader, after: number, limit: number) =>
-  Effect.flatMap(reader.readAll({ after, limit }), (batch) =>
+  Effect.flatMap(Effect.withTracerEnabled(reader.readAll({ after, limit }), false), (batch) =>
     batch.length > 0 ? Effect.succeed(batch) : Effect.as(reader.signal.awaitBeyond(after, reader.pollInterval), batch)
   )
 
