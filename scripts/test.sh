@@ -21,4 +21,13 @@ node -e '
     const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"))
     console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)
   } catch {}' "$report"
+# The chaos suite (issue 8: faults injected under load, SPEC §5 invariants checked) runs after the
+# rest, alone on the machine, when the whole suite is asked for (no arguments); AGORA_CHAOS=off skips it.
+if [[ $# -eq 0 && "${AGORA_CHAOS:-on}" != "off" ]]; then
+  echo "==> chaos" >&2
+  chaos_status=0
+  pnpm --silent test:chaos || chaos_status=$?
+  echo "chaos: $([[ $chaos_status -eq 0 ]] && echo passed || echo FAILED)"
+  if [[ $status -eq 0 ]]; then status=$chaos_status; fi
+fi
 exit "$status"

@@ -7,7 +7,7 @@
  * store, and with the read-model store down the ledger is read from the
  * account's stream, backwards, a page at a time.
  */
-import { ActorRuntime } from "@agora/actors"
+import { ActorRuntime, KeyedRequest } from "@agora/actors"
 import { type Money, PaymentAccount, streamId } from "@agora/domain"
 import { EventStore, Uuid } from "@agora/eventstore"
 import { Config, Context, DateTime, Effect, Layer, Schema } from "effect"
@@ -119,7 +119,9 @@ export const make = Effect.gen(function* () {
 
   const topUp = Effect.fn("Accounts.topUp")(function* (userId: string, amount: Money.Money, txId?: string) {
     const at = yield* DateTime.now
-    const id = txId ?? Uuid.v7()
+    // Under an Idempotency-Key the transaction is the key's: a run of the same request after a crash is this top-up.
+    const keyed = yield* KeyedRequest
+    const id = txId ?? (keyed === undefined ? Uuid.v7() : Uuid.fromName(`${keyed.name}/top-up`))
     const result = yield* actors
       .send(
         PaymentAccount.PaymentAccount,

@@ -80,6 +80,9 @@ export const run: Effect.Effect<
 /** `run`, restarted after a failure (logged) with a growing pause of up to 30 seconds. */
 export const runForever: Effect.Effect<never, never, EventStore | SqlClient.SqlClient> = run.pipe(
   Effect.tapCause((cause) => Effect.logError("user-orders projection failed; restarting", cause)),
+  // Any cause, defects too: effect's `withTransaction` ends in a defect, not a failure, when its ROLLBACK fails
+  // on a connection the database dropped (a PostgreSQL restart), and `retry` alone would let that end the loop.
+  Effect.sandbox,
   Effect.retry(Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced(Duration.seconds(30))])),
   Effect.orDie
 )

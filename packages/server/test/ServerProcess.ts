@@ -42,41 +42,54 @@ const waitReady = async (url: string, child: ChildProcess, seconds: number, path
 
 /**
  * Starts the server with this configuration (on top of the test process's
+ * environment) and waits until `readyPath` answers 2xx; the caller stops it.
+ * Keeps the last `keepChars` of its output. For tests that kill and restart a
+ * server (the chaos suite); the others use `start`.
+ */
+export const launch = async (
+  env: Readonly<Record<string, string>>,
+  port?: number,
+  readyPath = "/api/ready",
+  keepChars = 20_000
+): Promise<ServerProcess & { readonly child: ChildProcess }> => {
+  const chosen = port ?? (await freePort())
+  const child = spawn(process.execPath, [mainTs], {
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(chosen), ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-keepChars)
+  }
+  child.stdout?.on("data", keep)
+  child.stderr?.on("data", keep)
+  const url = `http://127.0.0.1:${chosen}`
+  try {
+    await waitReady(url, child, 60, readyPath)
+  } catch (error) {
+    child.kill("SIGKILL")
+    throw new Error(`${String(error)}\n${output}`)
+  }
+  return {
+    url,
+    child,
+    output: () => output,
+    kill: async (signal) => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill(signal)
+      await once(child, "exit")
+    }
+  }
+}
+
+/**
+ * Starts the server with this configuration (on top of the test process's
  * environment); stopped with the scope. Ready when `readyPath` answers 2xx
  * (`/api/ready`; a process with only the simulators has `/api/health`).
  */
 export const start = (env: Readonly<Record<string, string>>, port?: number, readyPath = "/api/ready") =>
   Effect.acquireRelease(
-    Effect.promise(async (): Promise<ServerProcess & { readonly child: ChildProcess }> => {
-      const chosen = port ?? (await freePort())
-      const child = spawn(process.execPath, [mainTs], {
-        env: { ...process.env, HOST: "127.0.0.1", PORT: String(chosen), ...env },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let output = ""
-      const keep = (chunk: Buffer) => {
-        output = (output + chunk.toString()).slice(-20_000)
-      }
-      child.stdout?.on("data", keep)
-      child.stderr?.on("data", keep)
-      const url = `http://127.0.0.1:${chosen}`
-      try {
-        await waitReady(url, child, 60, readyPath)
-      } catch (error) {
-        child.kill("SIGKILL")
-        throw new Error(`${String(error)}\n${output}`)
-      }
-      return {
-        url,
-        child,
-        output: () => output,
-        kill: async (signal) => {
-          if (child.exitCode !== null || child.signalCode !== null) return
-          child.kill(signal)
-          await once(child, "exit")
-        }
-      }
-    }),
+    Effect.promise(() => launch(env, port, readyPath)),
     (server) => Effect.promise(() => server.kill("SIGKILL"))
   )
 

@@ -14,11 +14,19 @@
  * invalid key a 400. A 5xx or a defect gives the key back (`abandon`), so that
  * the retry runs again.
  *
+ * Every run of a keyed request issues the same commands (`KeyedRequest`: ids
+ * derived from the caller, route and key), so that a run after a crash —
+ * the first run committed, its answer lost with the process, the key given
+ * back when its lease expired — finds its writes done instead of doing them
+ * again (a second order, a second top-up).
+ *
  * A keyed request runs in the edge's own scope, not the request's: if the
  * client goes away mid-request, the work still finishes and its response is
  * stored, so the retry the client makes next is answered from the store
  * instead of running the command a second time.
  */
+
+import { KeyedRequest, keyedRequest } from "@agora/actors"
 import {
   IdempotencyKey,
   IdempotencyStore,
@@ -123,9 +131,13 @@ export const make = Effect.gen(function* () {
       .pipe(Effect.catch((error) => Effect.logWarning("Idempotency: the response was not stored", error)))
   }
 
-  const runOnce = <E, R>(app: Effect.Effect<Response, E, R>, started: Started) =>
+  // `name` makes the commands of every run of this keyed request the same commands (`KeyedRequest`): a run after
+  // a crash that lost the first run's answer (its key given back once its lease expired) appends nothing twice.
+  const runOnce = <E, R>(app: Effect.Effect<Response, E, R>, started: Started, name: string) =>
     Effect.gen(function* () {
-      const run = Effect.exit(Effect.map(app, Problem.normalise)).pipe(Effect.tap((exit) => record(started, exit)))
+      const run = Effect.exit(
+        Effect.map(Effect.provideService(app, KeyedRequest, keyedRequest(name)), Problem.normalise)
+      ).pipe(Effect.tap((exit) => record(started, exit)))
       const fiber = yield* Effect.forkIn(run, scope)
       return yield* Effect.flatten(Fiber.join(fiber))
     })
@@ -143,9 +155,10 @@ export const make = Effect.gen(function* () {
       if (!isKey(key)) return invalidKey
       const caller = yield* Caller
       const body = yield* request.arrayBuffer
+      const keyScope = { subject: caller.subject, route: `POST ${match.template}` }
       const started = yield* store
         .begin({
-          scope: { subject: caller.subject, route: `POST ${match.template}` },
+          scope: keyScope,
           key,
           requestHash: requestHash({ path: `POST ${request.url}`, body: new Uint8Array(body) })
         })
@@ -165,7 +178,7 @@ export const make = Effect.gen(function* () {
         case "Mismatch":
           return mismatch
         case "Started":
-          return yield* runOnce(app, started)
+          return yield* runOnce(app, started, `${keyScope.subject}|${keyScope.route}|${key}`)
       }
     })
 })

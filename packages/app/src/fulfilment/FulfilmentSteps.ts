@@ -16,7 +16,7 @@
  */
 import { type ActorError, ActorRuntime, part } from "@agora/actors"
 import { Fulfilment, InventoryItem, Money, Order, Payment, PaymentAccount, Shipment } from "@agora/domain"
-import { DateTime, Effect } from "effect"
+import { DateTime, Effect, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import { PaymentProvider } from "./PaymentProvider.ts"
 import * as PaymentTimers from "./PaymentTimers.ts"
@@ -34,6 +34,11 @@ const onlyStoreFailures = <A, E extends { readonly _tag: string }, R>(
       : Effect.die(error)
   )
 
+/** 100 ms doubling to 5 s between tries, for about 30 s in all. */
+const providerRetry = Schedule.min([Schedule.exponential("100 millis"), Schedule.spaced("5 seconds")]).pipe(
+  Schedule.upTo({ duration: "30 seconds" })
+)
+
 const context = (saga: Saga, step: string) => ({
   commandId: `fulfilment/${saga.orderId}/${step}`,
   correlationId: saga.orderId
@@ -44,6 +49,8 @@ export const make = Effect.gen(function* () {
   const provider = yield* PaymentProvider
   const sql = yield* SqlClient.SqlClient
   const timeout = yield* PaymentTimers.timeoutConfig
+  // Payment requests still being retried live as long as the saga does, not as long as the step.
+  const requests = yield* Effect.scope
 
   /** The order's cancellation, reported, when a step found the order CANCELLED. */
   const orderCancelled = (saga: Saga, at: DateTime.Utc) =>
@@ -205,8 +212,12 @@ export const make = Effect.gen(function* () {
           cardToken: saga.cardToken ?? ""
         })
         .pipe(
-          Effect.retry({ times: 3 }),
-          Effect.catch((error) => Effect.logWarning(`payment ${paymentId}: the provider refused the request`, error))
+          // In the background, so an unreachable provider holds up no other order: a provider that is starting
+          // (the built-in one, while this process boots) or briefly down gets the request within about 30 s;
+          // the request is idempotent by payment id, and the deadline fails the payment if it never answers.
+          Effect.retry(providerRetry),
+          Effect.catch((error) => Effect.logWarning(`payment ${paymentId}: the provider refused the request`, error)),
+          Effect.forkIn(requests)
         )
       return new Fulfilment.ReportPaymentRequested({ orderId, at }) as Report
     })
