@@ -23,6 +23,7 @@ import {
 import {
   Cause,
   Clock,
+  Config,
   Deferred,
   Duration,
   Effect,
@@ -594,3 +595,19 @@ export const make = (options: Options = {}) =>
 /** The in-process actor runtime over the event store and snapshot store in context. */
 export const layer = (options: Options = {}): Layer.Layer<ActorRuntime, never, EventStore | SnapshotStore> =>
   Layer.effect(ActorRuntime, make(options))
+
+/**
+ * The runtime as the server configures it: `ACTOR_IDLE_TIMEOUT` (default 2
+ * minutes: an order's actors are busy for seconds, then idle for good, and
+ * bringing one back costs a snapshot and a short read) and
+ * `ACTOR_MAX_RESIDENT` (default 50,000).
+ */
+export const layerFromConfig: Layer.Layer<ActorRuntime, Config.ConfigError, EventStore | SnapshotStore> = Layer.unwrap(
+  Effect.map(
+    Config.all({
+      idleTimeout: Config.Duration("ACTOR_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.minutes(2))),
+      maxResident: Config.Int("ACTOR_MAX_RESIDENT").pipe(Config.withDefault(50_000))
+    }),
+    (options) => layer(options)
+  )
+)

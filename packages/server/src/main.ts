@@ -51,7 +51,7 @@ const HttpServerLive = NodeHttpServer.layerConfig(() => ClientErrors.install(cre
 
 // Merged: the catalog projection writes its read model on the same database.
 const Stores = PgEventStore.layer().pipe(Layer.provideMerge(Database.layer))
-const Actors = InProcessActorRuntime.layer().pipe(Layer.provideMerge(Stores))
+const Actors = InProcessActorRuntime.layerFromConfig.pipe(Layer.provideMerge(Stores))
 const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
 
 const redisConfigured = Effect.map(
