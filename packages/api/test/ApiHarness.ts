@@ -99,6 +99,12 @@ export interface Reply {
  */
 let sessionPosition = 0
 
+/** Notes a write's `X-Position` made outside `call` (raw requests), so later GETs read it. */
+export const observePosition = (header: string | ReadonlyArray<string> | undefined): void => {
+  const written = Number(Array.isArray(header) ? header[0] : (header ?? 0))
+  if (written > sessionPosition) sessionPosition = written
+}
+
 /** Sends a request and reads the JSON (or text) reply, whatever its status. */
 export const call = (
   method: "GET" | "POST" | "PATCH" | "DELETE",

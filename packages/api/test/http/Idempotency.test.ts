@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto"
 import { connect } from "node:net"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { call, makeServer, signUp } from "../ApiHarness.ts"
+import { call, makeServer, observePosition, signUp } from "../ApiHarness.ts"
 import { assertProblem, send, serverPort } from "./RawHttp.ts"
 
 const email = () => `idem-${randomUUID().slice(0, 8)}@example.com`
@@ -14,6 +14,7 @@ const customer = Effect.gen(function* () {
   return token
 })
 
+// Raw requests: their X-Position is noted so that `account` reads what they wrote.
 const topUp = (token: string, amount: unknown, idempotencyKey?: string) =>
   send({
     method: "POST",
@@ -24,7 +25,7 @@ const topUp = (token: string, amount: unknown, idempotencyKey?: string) =>
       ...(idempotencyKey === undefined ? {} : { "idempotency-key": idempotencyKey })
     },
     body: JSON.stringify({ amount })
-  })
+  }).pipe(Effect.tap((reply) => Effect.sync(() => observePosition(reply.headers["x-position"]))))
 
 const topUpBytes = (token: string, idempotencyKey: string, body: string) =>
   [
