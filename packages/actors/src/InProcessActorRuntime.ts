@@ -557,7 +557,7 @@ export const make = (options: Options = {}) =>
           ),
           (result) => noteWrite(result.position)
         ),
-        `Actor.${aggregate.type}.${tagOf(command)}`,
+        () => `Actor.${aggregate.type}.${tagOf(command)}`,
         { attributes: () => ({ "actor.id": id }) }
       ) as Effect.Effect<CommandResult<E, S>, Err | ActorError>
 

@@ -14,12 +14,12 @@ export const isTracing = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
 
 /**
  * `effect` in a span named `name`, when tracing (see the module header);
- * `effect` itself otherwise. Attributes given as a function are only built
- * for a span.
+ * `effect` itself otherwise. A name or attributes given as a function are
+ * only built for a span.
  */
 export const traced = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
-  name: string,
+  name: string | (() => string),
   options?: {
     readonly attributes?: Record<string, unknown> | (() => Record<string, unknown>)
     readonly kind?: Tracer.SpanKind
@@ -28,7 +28,7 @@ export const traced = <A, E, R>(
   Effect.withFiber((fiber) => {
     if (!isTracing(fiber)) return effect
     const attributes = typeof options?.attributes === "function" ? options.attributes() : options?.attributes
-    return Effect.withSpan(effect, name, {
+    return Effect.withSpan(effect, typeof name === "function" ? name() : name, {
       ...(attributes === undefined ? {} : { attributes }),
       ...(options?.kind === undefined ? {} : { kind: options.kind }),
       captureStackTrace: false

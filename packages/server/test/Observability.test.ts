@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from "node:util"
 import { TestDatabase } from "@agora/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { awaitStatus, customer, eventually, placeOrder } from "./OrderFlow.ts"
+import { awaitStatus, collectLines, customer, eventually, placeOrder } from "./OrderFlow.ts"
 import { type ServerProcess, start } from "./ServerProcess.ts"
 
 interface LogLine {
@@ -49,14 +49,8 @@ const ServerLive = Layer.effect(
       RATE_LIMIT_REFILL_PER_SECOND: "1000000"
     })
     // Every stdout line from here on (the start-up lines before are not needed).
-    const lines: Array<string> = []
-    let partial = ""
-    server.child.stdout?.on("data", (chunk: Buffer) => {
-      const parts = (partial + chunk.toString()).split("\n")
-      partial = parts.pop() ?? ""
-      lines.push(...parts.filter((line) => line !== ""))
-    })
-    return { process: server, lines: () => lines }
+    const lines = collectLines(server.child.stdout)
+    return { process: server, lines }
   })
 )
 

@@ -57,3 +57,15 @@ export const eventually = async (what: string, check: () => boolean | Promise<bo
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
+
+/** Every non-empty line a process writes to `stream` from now on. */
+export const collectLines = (stream: NodeJS.ReadableStream | null | undefined): (() => ReadonlyArray<string>) => {
+  const lines: Array<string> = []
+  let partial = ""
+  stream?.on("data", (chunk: Buffer) => {
+    const parts = (partial + chunk.toString()).split("\n")
+    partial = parts.pop() ?? ""
+    lines.push(...parts.filter((line) => line !== ""))
+  })
+  return () => lines
+}

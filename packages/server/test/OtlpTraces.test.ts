@@ -12,7 +12,7 @@ import { TestDatabase } from "@agora/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import packageJson from "../package.json" with { type: "json" }
-import { awaitStatus, customer, eventually, placeOrder } from "./OrderFlow.ts"
+import { awaitStatus, collectLines, customer, eventually, placeOrder } from "./OrderFlow.ts"
 import { type ServerProcess, start } from "./ServerProcess.ts"
 
 interface Attribute {
@@ -103,14 +103,8 @@ const SetupLive = Layer.effect(
       RATE_LIMIT_CAPACITY: "1000000",
       RATE_LIMIT_REFILL_PER_SECOND: "1000000"
     })
-    const lines: Array<string> = []
-    let partial = ""
-    server.child.stdout?.on("data", (chunk: Buffer) => {
-      const parts = (partial + chunk.toString()).split("\n")
-      partial = parts.pop() ?? ""
-      lines.push(...parts.filter((line) => line !== ""))
-    })
-    return { server, exports, lines: () => lines }
+    const lines = collectLines(server.child.stdout)
+    return { server, exports, lines }
   })
 )
 
