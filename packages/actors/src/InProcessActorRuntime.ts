@@ -58,6 +58,14 @@ export interface Options {
   readonly maxAttempts?: number
   /** Commands of one actor decided together and written in one append, at most (default 100). */
   readonly maxBatch?: number
+  /**
+   * Others may append to these streams without going through this runtime
+   * (default false: this runtime is the only writer, its cells are the
+   * truth). True: a refusal or a no-op decided on a resident cell, and a
+   * state read, first catch the cell up with its stream — an append is
+   * checked by its expected version anyway, a refusal would not be.
+   */
+  readonly cellsMayBeStale?: boolean
 }
 
 interface Entry {
@@ -124,7 +132,21 @@ const tagOf = (command: unknown): string =>
 /** Events read with the snapshot when an instance is activated (its whole stream, if it is short). */
 const activationReadAhead = 128
 
-export const make = (options: Options = {}) =>
+/**
+ * The runtime together with a way to drop cells, for an adapter that decides
+ * where an instance lives (the cluster runtime drops a cell when its node
+ * stops owning the instance, so a later return reloads it instead of deciding
+ * on stale state).
+ */
+export interface Local {
+  readonly runtime: ActorRuntime["Service"]
+  /** Drops the cell of stream `key` unless a command is waiting on it. */
+  readonly evict: (key: string) => Effect.Effect<void>
+  /** Drops every cell whose stream `drop` names, but those a command is waiting on. */
+  readonly evictWhere: (drop: (key: string) => boolean) => Effect.Effect<void>
+}
+
+export const makeLocal = (options: Options = {}) =>
   Effect.gen(function* () {
     const store = yield* EventStore
     const snapshots = yield* SnapshotStore
@@ -133,6 +155,7 @@ export const make = (options: Options = {}) =>
     const maxResident = options.maxResident ?? 50_000
     const maxAttempts = options.maxAttempts ?? 5
     const maxBatch = options.maxBatch ?? 100
+    const mayBeStale = options.cellsMayBeStale ?? false
 
     // Insertion order is recency order: a used cell is moved to the end.
     const cells = new Map<string, Cell>()
@@ -309,13 +332,28 @@ export const make = (options: Options = {}) =>
      */
     const processBatch = (aggregate: AnyAggregate, cell: Cell, batch: ReadonlyArray<Entry>): Effect.Effect<void> =>
       Effect.gen(function* () {
+        let verified = !mayBeStale
         for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+          const wasLoaded = cell.loaded
           const loaded = yield* Effect.exit(ensureLoaded(aggregate, cell))
           if (Exit.isFailure(loaded)) {
             const failed = Exit.failCause(loaded.cause)
             return yield* Effect.forEach(batch, (entry) => settle(entry, failed), { discard: true })
           }
           const { decisions, newEvents, state } = decideAll(aggregate, cell, batch)
+          const refused = decisions.some((d) => d._tag === "Rejected" || d.events.length === 0)
+          if (!verified && wasLoaded && refused) {
+            // A refusal is final only against the stream's head: catch up once, decide again if it moved.
+            verified = true
+            const before = cell.version
+            const caughtUp = yield* Effect.exit(catchUp(aggregate, cell))
+            if (Exit.isFailure(caughtUp)) {
+              cell.loaded = false
+              const failed = Exit.failCause(caughtUp.cause)
+              return yield* Effect.forEach(batch, (entry) => settle(entry, failed), { discard: true })
+            }
+            if (cell.version !== before) continue
+          }
           const resultsAt = (version: number, firstPosition: number | undefined) =>
             Effect.forEach(
               batch,
@@ -445,15 +483,25 @@ export const make = (options: Options = {}) =>
         const cellsOfParts = keyed.map((p) => acquire(p.key, now))
         const ordered = [...cellsOfParts].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
         const run = Effect.gen(function* () {
+          let verified = !mayBeStale
           for (let attempt = 1; attempt <= maxAttempts; attempt++) {
             for (const [i, p] of keyed.entries()) yield* ensureLoaded(p.aggregate, cellsOfParts[i]!)
+            // A refusal or a part that decides nothing is final only against the streams' heads (a part
+            // without events is not in the append, so no expected version checks it): catch up once.
+            const verify = Effect.gen(function* () {
+              verified = true
+              const before = cellsOfParts.map((cell) => cell.version)
+              for (const [i, p] of keyed.entries()) yield* catchUp(p.aggregate, cellsOfParts[i]!)
+              return cellsOfParts.some((cell, i) => cell.version !== before[i])
+            })
             const decided = []
+            let refused: unknown
             for (const [i, p] of keyed.entries()) {
               const cell = cellsOfParts[i]!
               const decision = p.aggregate.decide(p.command, cell.state)
               if (decision._tag === "Failure") {
-                yield* count("rejected", keyed.length)
-                return yield* Effect.fail(decision.failure)
+                refused = decision.failure
+                break
               }
               const events: ReadonlyArray<{ readonly _tag: string }> = decision.success
               const codecs = codecsOf(p.aggregate)
@@ -462,6 +510,13 @@ export const make = (options: Options = {}) =>
                 return { eventId: eventIdOf(cell, context, k), type: event._tag, data, metadata: metadataOf(context) }
               })
               decided.push({ part: p, cell, events, newEvents, state: fold(p.aggregate, cell.state, events) })
+            }
+            if (!verified && (refused !== undefined || decided.some((d) => d.events.length === 0))) {
+              if (yield* verify) continue
+            }
+            if (refused !== undefined) {
+              yield* count("rejected", keyed.length)
+              return yield* Effect.fail(refused)
             }
             const writes = decided.filter((d) => d.events.length > 0)
             if (writes.length === 0) {
@@ -568,7 +623,7 @@ export const make = (options: Options = {}) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const key = streamId(aggregate, id)
         const resident = cells.get(key)
-        if (resident?.loaded === true) {
+        if (resident?.loaded === true && !mayBeStale) {
           // Recency order: a read is a use.
           cells.delete(key)
           cells.set(key, resident)
@@ -578,36 +633,67 @@ export const make = (options: Options = {}) =>
         return withCell(key, (cell) =>
           Semaphore.withPermit(
             cell.permit,
-            Effect.map(ensureLoaded(aggregate, cell), () => ({ state: cell.state as S, version: cell.version }))
+            Effect.map(
+              Effect.andThen(
+                ensureLoaded(aggregate, cell),
+                // Loaded just now it is at the head already; resident, it may have missed others' appends.
+                mayBeStale && resident?.loaded === true ? catchUp(aggregate, cell) : Effect.void
+              ),
+              () => ({ state: cell.state as S, version: cell.version })
+            )
           )
         )
       })
 
-    return ActorRuntime.of({
+    const runtime = ActorRuntime.of({
       send,
       // The port's mapped types recover each part's own result and error types.
       sendTogether: sendTogether as ActorRuntime["Service"]["sendTogether"],
       state,
       residentCount: Effect.sync(() => cells.size)
     })
+    const evict = (key: string) =>
+      Effect.suspend(() => {
+        const cell = cells.get(key)
+        return cell === undefined || cell.pending > 0 ? Effect.void : passivate(cell)
+      })
+    const evictWhere = (drop: (key: string) => boolean) =>
+      Effect.suspend(() =>
+        Effect.forEach(
+          [...cells.values()].filter((cell) => cell.pending === 0 && drop(cell.key)),
+          passivate,
+          { discard: true }
+        )
+      )
+    return { runtime, evict, evictWhere } satisfies Local
   })
 
 /** The in-process actor runtime over the event store and snapshot store in context. */
+export const make = (options: Options = {}) => Effect.map(makeLocal(options), (local) => local.runtime)
+
+/** The runtime as a layer. */
 export const layer = (options: Options = {}): Layer.Layer<ActorRuntime, never, EventStore | SnapshotStore> =>
   Layer.effect(ActorRuntime, make(options))
 
 /**
- * The runtime as the server configures it: `ACTOR_IDLE_TIMEOUT` (default 2
- * minutes: an order's actors are busy for seconds, then idle for good, and
- * bringing one back costs a snapshot and a short read) and
- * `ACTOR_MAX_RESIDENT` (default 50,000).
+ * The settings the server gives it: `ACTOR_IDLE_TIMEOUT` (default 30
+ * seconds: an order's actors — order, fulfilment, payment, shipment — are
+ * busy for the seconds its saga takes, then idle for good, so under a steady
+ * load the actors in memory are about the last half-minute's orders; accounts
+ * and SKUs in use stay warm; bringing one back costs a snapshot and a short
+ * read) and `ACTOR_MAX_RESIDENT` (default 50,000); cells checked against
+ * their streams before a refusal (`cellsMayBeStale`).
  */
+export const config: Config.Config<Options> = Config.all({
+  idleTimeout: Config.Duration("ACTOR_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30))),
+  maxResident: Config.Int("ACTOR_MAX_RESIDENT").pipe(Config.withDefault(50_000)),
+  // The server never assumes it is the only writer: the API and the workers may run apart, or several nodes side
+  // by side, each with cells of the same instances (an account topped up by the API, debited by the saga). A
+  // refusal decided on a cell that missed another process's append would be wrong, and nothing would catch it.
+  cellsMayBeStale: Config.succeed(true)
+})
+
+/** The runtime configured by `config`. */
 export const layerFromConfig: Layer.Layer<ActorRuntime, Config.ConfigError, EventStore | SnapshotStore> = Layer.unwrap(
-  Effect.map(
-    Config.all({
-      idleTimeout: Config.Duration("ACTOR_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.minutes(2))),
-      maxResident: Config.Int("ACTOR_MAX_RESIDENT").pipe(Config.withDefault(50_000))
-    }),
-    (options) => layer(options)
-  )
+  Effect.map(config, (options) => layer(options))
 )

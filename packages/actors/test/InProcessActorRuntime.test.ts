@@ -105,6 +105,36 @@ layer(TestDatabase.layer("actors", { maxConnections: 20 }), { excludeTestService
       })
     )
 
+    it.effect("a refusal, a no-op or a read on a cell another process wrote behind is checked against the stream", () =>
+      Effect.gen(function* () {
+        // The API tops an account up while the saga's process holds its cell; the saga's next debit must see it.
+        const saga = yield* processOn({ cellsMayBeStale: true })
+        const api = yield* processOn({ cellsMayBeStale: true })
+        const id = randomUUID()
+        yield* saga.runtime.send(Counter, id, { _tag: "SetLimit", limit: 2 })
+        yield* saga.runtime.send(Counter, id, increment(2))
+        // Raised elsewhere: the saga's cell still says 2.
+        yield* api.runtime.send(Counter, id, { _tag: "SetLimit", limit: 5 })
+        const accepted = yield* saga.runtime.send(Counter, id, increment(3))
+        assert.deepStrictEqual([accepted.state, accepted.version], [{ count: 5, limit: 5 }, 4])
+        // A no-op decided on a stale cell is checked too: the limit is 9 now, so setting 5 again is a change.
+        yield* api.runtime.send(Counter, id, { _tag: "SetLimit", limit: 9 })
+        const reset = yield* saga.runtime.send(Counter, id, { _tag: "SetLimit", limit: 5 })
+        assert.deepStrictEqual([reset.events.length, reset.version], [1, 6])
+        // And a read answers the stream's head, not the cell (the API's still says 9).
+        assert.deepStrictEqual(yield* api.runtime.state(Counter, id), { state: { count: 5, limit: 5 }, version: 6 })
+        // Without the check (a runtime that is the only writer), the stale cell's refusal would stand.
+        const alone = yield* processOn()
+        const other = yield* processOn()
+        const id2 = randomUUID()
+        yield* alone.runtime.send(Counter, id2, { _tag: "SetLimit", limit: 1 })
+        yield* alone.runtime.send(Counter, id2, increment())
+        yield* other.runtime.send(Counter, id2, { _tag: "SetLimit", limit: 5 })
+        const stale = yield* alone.runtime.send(Counter, id2, increment()).pipe(Effect.flip)
+        assert.deepInclude(stale, { _tag: "OverLimit", count: 1, limit: 1 })
+      })
+    )
+
     it.effect("an idle actor is passivated and reactivates from its snapshot with the same state", () =>
       Effect.gen(function* () {
         const { runtime, snapshotStore } = yield* processOn({ snapshotEvery: 10, idleTimeout: "200 millis" })

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto"
 import { InProcessActorRuntime } from "@agora/actors"
 import { Accounts, Catalog, OrderStatusFeed, Orders, Payments, ReadModels, Shipments, Users } from "@agora/app"
 import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
-import { PgEventStore } from "@agora/eventstore"
+import { Lease, PgEventStore } from "@agora/eventstore"
 import { ReadModelConfig } from "@agora/readmodels"
 import { makeRedisStore } from "@agora/readmodels/testing"
 import { TestDatabase } from "@agora/testkit"
@@ -28,7 +28,7 @@ export const webhookSecret = "test-webhook-secret"
  * set (under a prefix of this server's own), in process otherwise.
  */
 export const makeServer = (label: string, options: { readonly config?: Readonly<Record<string, string>> } = {}) => {
-  const stores = PgEventStore.layer().pipe(Layer.provideMerge(TestDatabase.layer(label)))
+  const stores = Layer.merge(PgEventStore.layer(), Lease.layer).pipe(Layer.provideMerge(TestDatabase.layer(label)))
   const actors = InProcessActorRuntime.layer().pipe(Layer.provide(stores))
   const edge = Layer.mergeAll(PasswordHasher.layerTest, TokenService.layerTest("test-secret-test-secret-test-secret!!"))
   const app = Layer.mergeAll(

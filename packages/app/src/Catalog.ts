@@ -14,7 +14,7 @@
  */
 import { ActorRuntime } from "@agora/actors"
 import { InventoryItem, type Money } from "@agora/domain"
-import { EventStore } from "@agora/eventstore"
+import { EventStore, Lease } from "@agora/eventstore"
 import { Projections, type ReadModelError } from "@agora/readmodels"
 import { Config, Context, DateTime, Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
@@ -153,7 +153,9 @@ export const make = Effect.gen(function* () {
     effect.pipe(Effect.provideService(EventStore, store), Effect.provideService(SqlClient.SqlClient, sql))
 
   yield* withStores(CatalogProjection.migrate)
-  yield* Effect.forkScoped(withStores(CatalogProjection.runForever))
+  // One process at a time follows the log into the table, under the projection's lease.
+  const lease = yield* Lease.Lease
+  yield* Effect.forkScoped(lease.run(CatalogProjection.subscriptionName, withStores(CatalogProjection.runForever)))
 
   const reads = yield* ReadThrough.make
   const projections = yield* Projections

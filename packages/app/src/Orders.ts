@@ -16,7 +16,7 @@
  */
 import { ActorRuntime, KeyedRequest } from "@agora/actors"
 import { InventoryItem, Money, Order, streamId } from "@agora/domain"
-import { EventStore, Uuid } from "@agora/eventstore"
+import { EventStore, Lease, Uuid } from "@agora/eventstore"
 import type { ReadModelError } from "@agora/readmodels"
 import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
@@ -233,7 +233,9 @@ export const make = Effect.gen(function* () {
     effect.pipe(Effect.provideService(EventStore, store), Effect.provideService(SqlClient.SqlClient, sql))
 
   yield* withStores(OrderListProjection.migrate)
-  yield* Effect.forkScoped(withStores(OrderListProjection.runForever))
+  // One process at a time follows the log into the table, under the projection's lease.
+  const lease = yield* Lease.Lease
+  yield* Effect.forkScoped(lease.run(OrderListProjection.subscriptionName, withStores(OrderListProjection.runForever)))
 
   const reads = yield* ReadThrough.make
   const unexpected = (cause: unknown) => Effect.fail(new UnexpectedOrderError({ cause }))

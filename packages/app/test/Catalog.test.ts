@@ -1,13 +1,13 @@
 import { InProcessActorRuntime } from "@agora/actors"
 import { Money } from "@agora/domain"
-import { EventStore, PgEventStore } from "@agora/eventstore"
+import { EventStore, Lease, PgEventStore } from "@agora/eventstore"
 import { MemoryReadModelStore } from "@agora/readmodels"
 import { TestDatabase } from "@agora/testkit"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { Catalog, ReadModels } from "../src/index.ts"
 
-const Stores = PgEventStore.layer().pipe(Layer.provideMerge(TestDatabase.layer("catalog")))
+const Stores = Layer.merge(PgEventStore.layer(), Lease.layer).pipe(Layer.provideMerge(TestDatabase.layer("catalog")))
 const Stack = Catalog.layer.pipe(
   Layer.provideMerge(ReadModels.layer.pipe(Layer.provideMerge(MemoryReadModelStore.layer))),
   Layer.provideMerge(InProcessActorRuntime.layer()),

@@ -16,12 +16,17 @@ export interface Decider<Command, Event, State, Error> {
  * A decider with what the runtime needs to persist it: its stream naming, the
  * codec of its events (the persisted contract; an event's `_tag` is its stored
  * type) and of its state (for snapshots, versioned so a changed state shape
- * ignores old snapshots).
+ * ignores old snapshots). The codecs of its commands and of its typed errors
+ * let a command run on another node (the cluster actor runtime) and its
+ * refusal come back typed.
  */
 export interface Aggregate<Command, Event extends { readonly _tag: string }, State, Error>
   extends Decider<Command, Event, State, Error> {
   /** The stream type, e.g. "order": stream ids are `order-<id>`. */
   readonly type: string
+  readonly commandSchema: Schema.Codec<Command, unknown>
+  /** Every typed error `decide` can return. */
+  readonly errorSchema: Schema.Codec<Error, unknown>
   readonly eventSchema: Schema.Codec<Event, unknown>
   readonly stateSchema: Schema.Codec<State, unknown>
   /** Bump when the state's shape changes: older snapshots are then ignored. */

@@ -14,12 +14,17 @@
  * moved the checkpoint) restarts the run at once on the current generation;
  * a store failure restarts it after a growing pause.
  *
+ * With a store other processes share (Redis), every process may be told to
+ * run the projections: each runs only while this process holds the
+ * projection's lease (`projection:<name>`), so one process at a time commits
+ * to it (a stale runner's commit would be refused anyway: `StaleCommit`).
+ *
  * `Projections` is what the rest of the process asks: where each projection
- * is (`position`, from this process's runner, else from the store), waiting
- * for a position (read-your-writes), and a status per projection for
- * readiness reports.
+ * is (`position`, from this process's runner while it runs here, else from
+ * the store), waiting for a position (read-your-writes), and a status per
+ * projection for readiness reports.
  */
-import { EventStore, type EventStoreError, type RecordedEvent } from "@agora/eventstore"
+import { EventStore, type EventStoreError, type Lease, type RecordedEvent } from "@agora/eventstore"
 import { Cause, Clock, Context, Duration, Effect, Layer, Metric, Schedule, Stream } from "effect"
 import type { Projection, WorkingDoc } from "./Projection.ts"
 import { type Generation, type ReadModelError, ReadModelStore, StaleCommit } from "./ReadModelStore.ts"
@@ -55,7 +60,7 @@ const metricsOf = (projection: string) => {
 /** One projection's state as this process sees it. */
 export interface ProjectionStatus {
   readonly name: string
-  /** Whether this process runs it. */
+  /** Whether this process runs it (now: with a lease, while it holds it). */
   readonly running: boolean
   readonly generation: number | undefined
   readonly position: number
@@ -79,6 +84,8 @@ export interface RunnerOptions {
 }
 
 interface Tracker {
+  /** Whether the runner runs here now: its position and documents are then the projection's. */
+  running: boolean
   position: number
   generation: number | undefined
   lastError: string | undefined
@@ -87,8 +94,12 @@ interface Tracker {
   committed: Map<string, WorkingDoc<unknown>>
 }
 
-/** How many committed documents a runner keeps for this process's readers, per projection. */
-const committedCapacity = 50_000
+/**
+ * How many committed documents a runner keeps for this process's readers, per
+ * projection: the latest written (reads of a document just changed are the
+ * ones a store round trip would slow most), the longest unwritten out first.
+ */
+const committedCapacity = 10_000
 
 const advance = (tracker: Tracker, position: number) => {
   tracker.position = position
@@ -233,14 +244,18 @@ const runOnce = (projection: Projection, tracker: Tracker, options: RunnerOption
               requireActive: true
             })
             // What is now committed, for this process's readers (before the checkpoint is announced).
-            if (tracker.committed.size + writes.length > committedCapacity) tracker.committed.clear()
             for (const write of writes) {
               if (write._tag === "Drop") tracker.committed.delete(write.key)
               else if (write._tag === "Put") {
                 const held = working.held(write.key)
-                if (held === undefined) tracker.committed.delete(write.key)
-                else tracker.committed.set(write.key, held)
+                tracker.committed.delete(write.key)
+                if (held !== undefined) tracker.committed.set(write.key, held)
               }
+            }
+            let excess = tracker.committed.size - committedCapacity
+            for (const key of tracker.committed.keys()) {
+              if (excess-- <= 0) break
+              tracker.committed.delete(key)
             }
             working.trim()
             checkpoint = last.position
@@ -301,13 +316,17 @@ export class Projections extends Context.Service<
   }
 >()("@agora/readmodels/Projections") {}
 
+/** The lease a projection runs under, when the runner is given leases. */
+export const leaseName = (projection: string) => `projection:${projection}`
+
 /**
  * The `Projections` service for `projections`; when `run` is true this process
- * also runs them (in the background, for the layer's lifetime).
+ * also runs them (in the background, for the layer's lifetime) — with `lease`,
+ * each only while this process holds its lease.
  */
 export const layer = (
   projections: ReadonlyArray<Projection>,
-  options: RunnerOptions & { readonly run: boolean }
+  options: RunnerOptions & { readonly run: boolean; readonly lease?: Lease.Lease["Service"] | undefined }
 ): Layer.Layer<Projections, never, ReadModelStore | EventStore> =>
   Layer.effect(
     Projections,
@@ -316,6 +335,8 @@ export const layer = (
       const trackers = new Map<string, Tracker>()
       for (const projection of projections) {
         const tracker: Tracker = {
+          // Without a lease it runs here from the start: readers wait for this runner, not for the store.
+          running: options.run && options.lease === undefined,
           position: 0,
           generation: undefined,
           lastError: undefined,
@@ -323,7 +344,22 @@ export const layer = (
           committed: new Map()
         }
         trackers.set(projection.name, tracker)
-        if (options.run) yield* Effect.forkScoped(runForever(projection, tracker, options))
+        if (!options.run) continue
+        const here = Effect.acquireUseRelease(
+          Effect.sync(() => {
+            tracker.running = true
+          }),
+          () => runForever(projection, tracker, options),
+          () =>
+            Effect.sync(() => {
+              // Another process may take over: what this one last committed is no longer the projection's.
+              tracker.running = false
+              tracker.committed.clear()
+            })
+        )
+        yield* Effect.forkScoped(
+          options.lease === undefined ? here : options.lease.run(leaseName(projection.name), here)
+        )
       }
 
       const storedPosition = (name: string) =>
@@ -331,13 +367,14 @@ export const layer = (
 
       const position = (name: string) => {
         const tracker = trackers.get(name)
-        return options.run && tracker !== undefined ? Effect.succeed(tracker.position) : storedPosition(name)
+        return tracker?.running === true ? Effect.succeed(tracker.position) : storedPosition(name)
       }
 
       const awaitPosition = (name: string, min: number, timeout: Duration.Input) =>
         Effect.gen(function* () {
           const tracker = trackers.get(name)
-          if (options.run && tracker !== undefined) {
+          const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(timeout)
+          if (tracker?.running === true) {
             if (tracker.position >= min) return true
             const woken = Effect.callback<boolean>((resume) => {
               const waiter = { min, wake: () => resume(Effect.succeed(true)) }
@@ -347,18 +384,20 @@ export const layer = (
               })
             })
             // While the runner is failing, the store may be down: then this fails with the store's error (readers
-            // answer from the event store instead of waiting in vain), rather than waiting out the timeout.
-            const storeDown = Effect.gen(function* () {
-              while (true) {
+            // answer from the event store instead of waiting in vain), rather than waiting out the timeout. When
+            // the runner stops here (its lease lost), this stops waiting for it and polls the store below.
+            const storeDownOrGone = Effect.gen(function* () {
+              while (tracker.running) {
                 if (tracker.lastError !== undefined) yield* store.ping
                 yield* Effect.sleep("50 millis")
               }
+              return false
             })
-            const reached = yield* Effect.raceFirst(woken, storeDown).pipe(Effect.timeoutOption(timeout))
-            return reached._tag === "Some"
+            const reached = yield* Effect.raceFirst(woken, storeDownOrGone).pipe(Effect.timeoutOption(timeout))
+            if (reached._tag === "None") return false
+            if (reached.value) return true
           }
           // Another process runs it: poll the store.
-          const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(timeout)
           while ((yield* storedPosition(name)) < min) {
             if ((yield* Clock.currentTimeMillis) >= deadline) return false
             yield* Effect.sleep("10 millis")
@@ -371,7 +410,7 @@ export const layer = (
           const tracker = trackers.get(projection.name)
           return {
             name: projection.name,
-            running: options.run,
+            running: tracker?.running === true,
             generation: tracker?.generation,
             position: tracker?.position ?? 0,
             lastError: tracker?.lastError
@@ -382,8 +421,8 @@ export const layer = (
       // Not while the runner is failing: the store may be down, and readers must then fold the event store,
       // which has the writes the runner could not commit.
       const committed = (name: string, key: string) => {
-        const tracker = options.run ? trackers.get(name) : undefined
-        return tracker === undefined || tracker.lastError !== undefined ? undefined : tracker.committed.get(key)
+        const tracker = trackers.get(name)
+        return tracker?.running !== true || tracker.lastError !== undefined ? undefined : tracker.committed.get(key)
       }
 
       return Projections.of({ position, awaitPosition, status, committed })

@@ -37,7 +37,7 @@ export class WorkingSet {
 
   private readonly capacity: number
 
-  constructor(capacity = 100_000) {
+  constructor(capacity = 10_000) {
     this.capacity = capacity
   }
 
@@ -82,6 +82,8 @@ export class WorkingSet {
       return { version: slot.version, value: slot.value as V }
     },
     put: <V>(key: string, doc: WorkingDoc<V>, codec: DocCodec<V>, ttlSeconds?: number): void => {
+      // Re-inserted, so the slots stay in order of last write and `trim` drops the longest untouched.
+      this.slots.delete(key)
       this.slots.set(key, {
         version: doc.version,
         json: undefined,
@@ -143,11 +145,20 @@ export class WorkingSet {
       : { version: slot.version, value: slot.value }
   }
 
-  /** Forgets everything once over capacity (call between batches, after a flush). */
+  /**
+   * Back to capacity, forgetting the documents written longest ago (call
+   * between batches, after a flush). A live runner's documents are hot for
+   * seconds (an order's events come close together), so a cache that keeps
+   * the latest ones saves as many loads as one that keeps everything, and its
+   * memory levels off instead of growing until a purge.
+   */
   trim(): void {
-    if (this.slots.size > this.capacity) {
-      this.slots.clear()
-      this.missingKeys.clear()
+    let excess = this.slots.size - this.capacity
+    if (excess <= 0) return
+    for (const key of this.slots.keys()) {
+      if (excess-- <= 0) break
+      this.slots.delete(key)
+      this.missingKeys.delete(key)
     }
   }
 }

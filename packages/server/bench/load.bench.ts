@@ -8,9 +8,11 @@
  * The server is the real one (`packages/server/src/main.ts`, a child process,
  * as `saga-load.ts` starts it: a fresh bench database on the machine's
  * PostgreSQL, rate limits in Redis with a capacity no client reaches, the
- * in-process broker, the shipping simulator off so that paid orders rest),
- * with its read models in Redis under a prefix of this run. `--users` users
- * get funded accounts and one order each; every demo part is restocked
+ * in-process broker, the shipping simulator on with a 200 ms delay so that
+ * every order runs its saga to SHIPPED and nothing is held per order for
+ * good), with its read models in Redis under a prefix of this run. `--users`
+ * users get funded accounts and one order each, and take turns (each request
+ * of a client acts for the next user); every demo part is restocked
  * (`--stock`, default 1,000,000 each) so that orders do not run out.
  *
  * 1. **Ramp.** After a `--warmup-seconds` warm-up (default 5, not counted),
@@ -75,7 +77,7 @@ const maxErrorShare = 0.01
  * about ±1 MiB/min. A leak that matters is tied to requests, and at a knee of
  * hundreds to thousands of requests per second 1 MiB/min is 6–150 bytes per
  * request (printed with the verdict): any object kept per request shows above
- * it. The actor runtime keeps idle actors for 5 minutes (at most 50,000), so
+ * it. The actor runtime keeps idle actors for 30 seconds (at most 50,000), so
  * memory may only level off once the load has run longer than that.
  */
 const flatMiBPerMin = 1
@@ -178,7 +180,12 @@ const server = await startServer({
     probePath,
     ...(args.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${args.profile}`])
   ],
-  env: { READ_MODEL_PREFIX: readModelPrefix, RATE_LIMIT_REDIS_PREFIX: rateLimitPrefix },
+  env: {
+    READ_MODEL_PREFIX: readModelPrefix,
+    RATE_LIMIT_REDIS_PREFIX: rateLimitPrefix,
+    SHIPPING_SIMULATOR: "on",
+    SHIPPING_SIMULATOR_DELAY: "200 millis"
+  },
   ipc: true
 })
 const pid = server.child.pid!

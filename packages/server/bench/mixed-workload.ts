@@ -234,8 +234,12 @@ export const runClients = async (
   recorder: Recorder
 ): Promise<void> => {
   const client = async (i: number) => {
-    const user = users[i % users.length]!
+    // Client i acts for users i, i + concurrency, i + 2 × concurrency…, one per request: every user is busy at any
+    // concurrency, as many customers are, rather than a few accounts taking every order of the run.
+    let turn = i
     while (performance.now() < deadline) {
+      const user = users[turn % users.length]!
+      turn += concurrency
       const kind = drawKind()
       const started = performance.now()
       // undefined: a 2xx answer; else the status, or the network error's code when there was no answer.

@@ -46,8 +46,10 @@ export const percentile = (sorted: ArrayLike<number>, p: number) =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 
 export interface ServerOptions {
-  /** The bench database's name (recreated empty). */
+  /** The bench database's name (recreated empty, unless `attach`). */
   readonly database: string
+  /** Join the database as it is, e.g. as another node of a cluster, instead of recreating it. */
+  readonly attach?: boolean
   /** Node options before the entry point (e.g. `--cpu-prof`, `--import`). */
   readonly nodeArgs?: ReadonlyArray<string>
   /** Environment on top of the saga benchmark's. */
@@ -64,9 +66,17 @@ export interface Server {
   readonly stop: () => Promise<void>
 }
 
-/** Starts the real server on a fresh database and waits until it is ready. */
+/** The URL of the bench database `name` (without touching it). */
+const databaseUrlOf = (name: string) => {
+  const url = new URL(BenchDatabase.serverUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** Starts the real server on a fresh database (or the existing one: `attach`) and waits until it is ready. */
 export const startServer = async (options: ServerOptions): Promise<Server> => {
-  const databaseUrl = await BenchDatabase.fresh(options.database)
+  const databaseUrl =
+    options.attach === true ? databaseUrlOf(options.database) : await BenchDatabase.fresh(options.database)
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), mainTs], {
@@ -152,20 +162,23 @@ export interface LoadRun {
 /**
  * The closed loop, for `duration` seconds: each client places an order, waits
  * until it is PAID (polling its GET every 5 ms, served by the edge's fast
- * read), then places the next.
+ * read), then places the next. Given several servers (the nodes of a
+ * cluster), the clients are dealt out to them in turn.
  */
 export const runClosedLoop = async (
-  base: string,
+  bases: string | ReadonlyArray<string>,
   tokens: ReadonlyArray<string>,
   duration: number
 ): Promise<LoadRun> => {
+  const servers = typeof bases === "string" ? [bases] : bases
   const started = new Map<string, number>()
   const begin = performance.now()
   const deadline = begin + duration * 1000
   const t0 = Date.now() - performance.now()
   let placed = 0
   await Promise.all(
-    tokens.map(async (token) => {
+    tokens.map(async (token, client) => {
+      const base = servers[client % servers.length]!
       while (performance.now() < deadline) {
         const at = performance.now()
         const order = await post(

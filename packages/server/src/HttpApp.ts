@@ -8,11 +8,13 @@
  * It also reports the read models: the store, and per projection its
  * generation, position, how many events it is behind the log, its last error
  * and the events it parked (a store outage is `degraded`, still 200: reads
- * then answer from the event store).
+ * then answer from the event store). And the leases this process competes
+ * for, each with whether it holds it here (which node runs which background
+ * work): information only, never a reason to be unready.
  */
-import { EventStore } from "@agora/eventstore"
+import { EventStore, Lease } from "@agora/eventstore"
 import { ProjectionRunner, Projections, ReadModelStore } from "@agora/readmodels"
-import { Duration, Effect, Layer, Result } from "effect"
+import { Duration, Effect, Layer, Option, Result } from "effect"
 import { HttpRouter, HttpServerResponse, ProblemDetails } from "effect/http"
 
 /** How long the readiness check waits for the event store. */
@@ -78,6 +80,18 @@ const checkReadModels = (head: number | undefined) =>
     }
   })
 
+/** The leases of this process, by name: held here or elsewhere (or nowhere), and since when. */
+const leases = Effect.gen(function* () {
+  const lease = yield* Effect.serviceOption(Lease.Lease)
+  if (Option.isNone(lease)) return {}
+  const statuses = yield* lease.value.status
+  return {
+    leases: Object.fromEntries(
+      statuses.map((status) => [status.name, { held_here: status.held, since: status.since?.toISOString() ?? null }])
+    )
+  }
+})
+
 const ready = HttpRouter.add(
   "GET",
   "/api/ready",
@@ -91,7 +105,8 @@ const ready = HttpRouter.add(
       return HttpServerResponse.jsonUnsafe({
         // A read-model store outage degrades reads (they fold the event store); it does not make the node unready.
         status: readModels.status === "up" ? "ready" : "degraded",
-        checks: { event_store: eventStore, read_models: readModels }
+        checks: { event_store: eventStore, read_models: readModels },
+        ...(yield* leases)
       })
     }
     return ProblemDetails.toResponse({

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url"
 import { InProcessActorRuntime } from "@agora/actors"
 import { Accounts, Catalog, ReadModels, Users } from "@agora/app"
 import { PasswordHasher, TokenService } from "@agora/edge"
-import { PgEventStore } from "@agora/eventstore"
+import { Lease, PgEventStore } from "@agora/eventstore"
 import { ReadModelConfig } from "@agora/readmodels"
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
@@ -23,7 +23,7 @@ import * as DevDefaults from "./DevDefaults.ts"
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url))
 
-const Stores = PgEventStore.layer().pipe(Layer.provideMerge(Database.layer))
+const Stores = Layer.merge(PgEventStore.layer(), Lease.layer).pipe(Layer.provideMerge(Database.layer))
 const Actors = InProcessActorRuntime.layer().pipe(Layer.provideMerge(Stores))
 const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
 // The read models the seed's writes go to (and which `Catalog.defineProduct` waits for).

@@ -8,7 +8,7 @@
 import { createServer } from "node:http"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { InProcessActorRuntime } from "@agora/actors"
+import { ClusterActorRuntime, InProcessActorRuntime } from "@agora/actors"
 import { ApiLive, Metrics as ApiMetrics, ClientErrors, LiveOrderStatus } from "@agora/api"
 import {
   Accounts,
@@ -25,7 +25,7 @@ import {
 } from "@agora/app"
 import { BrokerConfig } from "@agora/broker"
 import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
-import { PgEventStore } from "@agora/eventstore"
+import { Lease, PgEventStore } from "@agora/eventstore"
 import { ReadModelConfig } from "@agora/readmodels"
 import { PaymentProviderSimulator, ShippingSimulator } from "@agora/simulators"
 import { WebUi } from "@agora/web"
@@ -49,9 +49,15 @@ const HttpServerLive = NodeHttpServer.layerConfig(() => ClientErrors.install(cre
   host: Config.String("HOST").pipe(Config.withDefault("127.0.0.1"))
 })
 
-// Merged: the catalog projection writes its read model on the same database.
-const Stores = PgEventStore.layer().pipe(Layer.provideMerge(Database.layer))
-const Actors = InProcessActorRuntime.layerFromConfig.pipe(Layer.provideMerge(Stores))
+// Merged: the catalog projection writes its read model on the same database. The leases (one process at a time
+// runs each piece of background work) are held on a session of their own there.
+const Stores = Layer.merge(PgEventStore.layer(), Lease.layer).pipe(Layer.provideMerge(Database.layer))
+// `CLUSTER=on`: the actors are sharded over every node on this database (Effect Cluster); off, they live here.
+const Actors = Layer.unwrap(
+  Effect.map(ClusterActorRuntime.enabled, (cluster) =>
+    cluster ? ClusterActorRuntime.layerFromConfig : InProcessActorRuntime.layerFromConfig
+  )
+).pipe(Layer.provideMerge(Stores))
 const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
 
 const redisConfigured = Effect.map(
@@ -71,9 +77,14 @@ const runsProjections = (roles: Roles.Roles) =>
     return roles.has("workers") || !(yield* redisConfigured)
   })
 
-/** The read models: in Redis when `REDIS_URL` is set, in process otherwise. */
+/**
+ * The read models: in Redis when `REDIS_URL` is set (shared by the processes: each projection runs under its lease,
+ * in one of them at a time), in process otherwise.
+ */
 const readModelsLive = (run: boolean) =>
-  ReadModels.layerRunning(run).pipe(Layer.provideMerge(ReadModelConfig.layerFromConfig))
+  Layer.unwrap(
+    Effect.map(redisConfigured, (shared) => (run && shared ? ReadModels.layerLeased : ReadModels.layerRunning(run)))
+  ).pipe(Layer.provideMerge(ReadModelConfig.layerFromConfig))
 
 const app = (runProjections: boolean) =>
   Layer.mergeAll(
@@ -140,7 +151,9 @@ const shippingSimulator = (roles: Roles.Roles) =>
 /**
  * The background work (`workers`): the saga coordinator (following the event
  * log, firing payment deadlines), the outbox relay and the shipping inbox on
- * the broker (Kafka, RabbitMQ or in process, by configuration). Without it,
+ * the broker (Kafka, RabbitMQ or in process, by configuration). Any number of
+ * processes may run it: each piece runs under a lease, in one process at a
+ * time (the inbox is a consumer group the broker shares out). Without it,
  * only the outbox's trigger, so events appended here still reach the relay
  * that runs elsewhere.
  */

@@ -5,12 +5,23 @@
  * waits on the outside world or is done.
  *
  * Where reports come from:
- * - the global event log, followed under the durable checkpoint
- *   `fulfilment-saga`: an order placed or cancelled by its owner, a payment
+ * - the global event log, followed under durable checkpoints (one per
+ *   partition, below): an order placed or cancelled by its owner, a payment
  *   that succeeded, failed or succeeded late (webhooks and timers act on the
  *   payment's actor; their events come back here);
  * - the saga's own steps (their outcomes);
  * - the shipping inbox (`advance`, called for each new inbound message).
+ *
+ * Across nodes: the log follower is split by order id into `SAGA_PARTITIONS`
+ * partitions (default 4), each with its own checkpoint
+ * (`fulfilment-saga/4/0` …) and its own lease, shared out among the
+ * processes that run the saga (`Lease.runPartitioned`); the payment deadlines
+ * and the saga gauge run in one process at a time, each under its lease.
+ * Another node takes over within seconds when a holder dies. A second
+ * follower for a moment does no harm (below), so correctness never rests on
+ * the leases. A partition with no checkpoint (an upgrade from the single
+ * follower `fulfilment-saga`, or a new number of partitions) starts where
+ * the earlier split had passed for every order (`startOfNewPartition`).
  *
  * Crash safety: the checkpoint moves only after a batch's sagas have taken
  * every step they could, and every report and step is idempotent, so after a
@@ -25,16 +36,95 @@
  */
 import { ActorRuntime } from "@agora/actors"
 import { Fulfilment, Order, Payment } from "@agora/domain"
-import { EventStore, type RecordedEvent, Spans } from "@agora/eventstore"
-import { Context, Duration, Effect, Layer, Schedule, Schema, Semaphore, Stream } from "effect"
+import { EventStore, Lease, type RecordedEvent, Spans } from "@agora/eventstore"
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, Schedule, Schema, Stream } from "effect"
 import { SqlClient } from "effect/sql"
+import * as KeyedLanes from "../internal/KeyedLanes.ts"
 import { paymentIdOf, shipmentIdOf } from "../Orders.ts"
 import * as FulfilmentSteps from "./FulfilmentSteps.ts"
 import * as PaymentTimers from "./PaymentTimers.ts"
 import * as SagaStates from "./SagaStates.ts"
 
-/** The subscription's name, and the key of its checkpoint. */
+/** The subscription's name, and the key of its checkpoint (of each partition's: `fulfilment-saga/4/0` …). */
 export const subscriptionName = "fulfilment-saga"
+
+/**
+ * `SAGA_PARTITIONS` (default 4): the log follower is split by order id into
+ * this many partitions, each with its own lease and checkpoint, shared out
+ * among the processes that run the saga. 1: one follower, as before.
+ */
+export const partitionsConfig = Config.Int("SAGA_PARTITIONS").pipe(
+  Config.withDefault(4),
+  Config.mapEffect((n) =>
+    n >= 1 && n <= 256
+      ? Effect.succeed(n)
+      : Effect.fail(
+          new Config.ConfigError(new ConfigProvider.SourceError({ message: "SAGA_PARTITIONS must be 1 to 256" }))
+        )
+  )
+)
+
+/** The partition an order's reports go to: a stable hash (FNV-1a) of its id. */
+export const partitionOf = (orderId: string, partitions: number): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < orderId.length; i++) {
+    hash ^= orderId.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % partitions
+}
+
+/** The checkpoints (and leases) of the follower split into `partitions`. */
+export const checkpointNames = (partitions: number): ReadonlyArray<string> =>
+  partitions === 1
+    ? [subscriptionName]
+    : Array.from({ length: partitions }, (_, partition) => Lease.partitionName(subscriptionName, partitions, partition))
+
+/**
+ * The position up to which every partition of the follower split into
+ * `partitions` has followed the log (the least of their checkpoints; 0 while
+ * one has none): for tests and tools that wait for the saga to catch up.
+ */
+export const followedUpTo = (partitions: number) =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const names = checkpointNames(partitions)
+    const rows = yield* sql<{ readonly position: string | number }>`
+      SELECT position FROM subscription_checkpoints WHERE name IN ${sql.in(names)}`
+    return rows.length < names.length ? 0 : Math.min(...rows.map((row) => Number(row.position)))
+  })
+
+/**
+ * Where a partition without a checkpoint of its own starts (its first start,
+ * an upgrade from one follower, or a new `SAGA_PARTITIONS`): at the furthest
+ * position some earlier split has passed for every order — the least
+ * checkpoint of a split whose partitions all have one (the single follower's
+ * counts as a split of 1). Earlier is safe (every report is idempotent),
+ * later would lose reports; 0 when there is none.
+ */
+export const startOfNewPartition = (
+  checkpoints: ReadonlyArray<{ readonly name: string; readonly position: number }>
+) => {
+  const splits = new Map<number, Array<number>>()
+  for (const { name, position } of checkpoints) {
+    if (name === subscriptionName) {
+      splits.set(1, [position])
+      continue
+    }
+    const [prefix, of, index, ...rest] = name.split("/")
+    if (prefix !== subscriptionName || rest.length > 0 || index === undefined) continue
+    const partitions = Number(of)
+    if (!Number.isSafeInteger(partitions) || partitions < 1) continue
+    const positions = splits.get(partitions) ?? []
+    positions.push(position)
+    splits.set(partitions, positions)
+  }
+  let start = 0
+  for (const [partitions, positions] of splits) {
+    if (positions.length === partitions) start = Math.max(start, Math.min(...positions))
+  }
+  return start
+}
 
 /** A store failure while driving a saga: the report is handled again later. */
 export class SagaUnavailable extends Schema.TaggedError<SagaUnavailable>()("SagaUnavailable", {
@@ -121,6 +211,12 @@ export const reportOf = (
     )
   )
 
+/** One partition of the log follower: the orders whose id hashes to `index` of `of`. */
+interface Partition {
+  readonly index: number
+  readonly of: number
+}
+
 /** How many steps one report may lead to (a saga has six); more means a loop, a bug. */
 const maxSteps = 12
 
@@ -128,31 +224,15 @@ export const make = Effect.gen(function* () {
   const actors = yield* ActorRuntime
   const store = yield* EventStore
   const sql = yield* SqlClient.SqlClient
+  const lease = yield* Lease.Lease
+  const partitions = yield* partitionsConfig
   const steps = yield* FulfilmentSteps.make
 
   const unavailable = (cause: unknown) => Effect.fail(new SagaUnavailable({ cause }))
 
   // One driver per order at a time in this process (the log follower and the inbox may both have news for
   // it): steps are idempotent anyway, but two drivers would take the same step twice for nothing.
-  const drivers = new Map<string, { readonly lock: Semaphore.Semaphore; users: number }>()
-  const oneAtATime = <A, E>(orderId: string, effect: Effect.Effect<A, E>) =>
-    Effect.suspend(() => {
-      let driver = drivers.get(orderId)
-      if (driver === undefined) {
-        driver = { lock: Semaphore.makeUnsafe(1), users: 0 }
-        drivers.set(orderId, driver)
-      }
-      const held = driver
-      held.users++
-      return Semaphore.withPermit(held.lock, effect).pipe(
-        Effect.ensuring(
-          Effect.sync(() => {
-            held.users--
-            if (held.users === 0) drivers.delete(orderId)
-          })
-        )
-      )
-    })
+  const oneAtATime = KeyedLanes.make()
 
   const advance = (orderId: string, first: Fulfilment.FulfilmentCommand) =>
     Spans.traced(oneAtATime(orderId, drive(orderId, first)), "Saga.advance", {
@@ -176,8 +256,8 @@ export const make = Effect.gen(function* () {
       return yield* Effect.die(`fulfilment of ${orderId}: more than ${maxSteps} steps for one report`)
     })
 
-  /** One batch of the log: each order's reports in order, orders concurrently. */
-  const handleBatch = (batch: ReadonlyArray<RecordedEvent>) =>
+  /** One batch of the log (the reports of `partition`'s orders): each order's reports in order, orders concurrently. */
+  const handleBatch = (batch: ReadonlyArray<RecordedEvent>, partition: Partition) =>
     Effect.gen(function* () {
       const byOrder = new Map<
         string,
@@ -186,6 +266,7 @@ export const make = Effect.gen(function* () {
       for (const recorded of batch) {
         const found = yield* reportOf(recorded)
         if (found === undefined) continue
+        if (partition.of > 1 && partitionOf(found.orderId, partition.of) !== partition.index) continue
         const report = { report: found.report, cause: recorded.eventId }
         const reports = byOrder.get(found.orderId)
         if (reports === undefined) byOrder.set(found.orderId, [report])
@@ -208,22 +289,35 @@ export const make = Effect.gen(function* () {
       )
     })
 
-  const follow = Effect.gen(function* () {
-    const start = yield* store.loadCheckpoint(subscriptionName)
-    yield* store.subscribe({ name: subscriptionName, from: { after: start } }).pipe(
-      Stream.runForEachArray((batch) =>
-        Effect.gen(function* () {
-          yield* handleBatch(batch)
-          const last = batch.at(-1)
-          if (last !== undefined) yield* store.saveCheckpoint(subscriptionName, last.position)
-        })
-      )
-    )
-  })
+  /** Where a partition starts: its checkpoint, or (none yet) where an earlier split leaves it, saved at once. */
+  const startOf = (name: string) =>
+    Effect.gen(function* () {
+      const rows = yield* sql<{ readonly name: string; readonly position: string | number }>`
+        SELECT name, position FROM subscription_checkpoints
+        WHERE name = ${subscriptionName} OR name LIKE ${`${subscriptionName}/%`}`
+      const checkpoints = rows.map((row) => ({ name: row.name, position: Number(row.position) }))
+      const own = checkpoints.find((checkpoint) => checkpoint.name === name)
+      if (own !== undefined) return own.position
+      const start = startOfNewPartition(checkpoints)
+      yield* Effect.logInfo(`fulfilment saga: ${name} has no checkpoint; starting after position ${start}`)
+      yield* store.saveCheckpoint(name, start)
+      return start
+    })
 
-  yield* PaymentTimers.migrate.pipe(Effect.provideService(SqlClient.SqlClient, sql))
-  yield* Effect.forkScoped(
-    follow.pipe(
+  const follow = (partition: Partition) =>
+    Effect.gen(function* () {
+      const name = checkpointNames(partition.of)[partition.index]!
+      const start = yield* startOf(name)
+      yield* store.subscribe({ name, from: { after: start } }).pipe(
+        Stream.runForEachArray((batch) =>
+          Effect.gen(function* () {
+            yield* handleBatch(batch, partition)
+            const last = batch.at(-1)
+            if (last !== undefined) yield* store.saveCheckpoint(name, last.position)
+          })
+        )
+      )
+    }).pipe(
       Effect.tapCause((cause) => Effect.logError("fulfilment saga failed; restarting", cause)),
       // Any cause, defects too: effect's `withTransaction` ends in a defect, not a failure, when its ROLLBACK fails
       // on a connection the database dropped (a PostgreSQL restart), and `retry` alone would let that end the loop.
@@ -231,11 +325,30 @@ export const make = Effect.gen(function* () {
       Effect.retry(Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced(Duration.seconds(10))])),
       Effect.orDie
     )
+
+  yield* PaymentTimers.migrate.pipe(Effect.provideService(SqlClient.SqlClient, sql))
+  // Each under its lease: one process at a time follows each partition of the log, fires deadlines and counts the
+  // sagas; the partitions are shared out among the processes.
+  yield* Effect.forkScoped(
+    partitions === 1
+      ? lease.run(subscriptionName, follow({ index: 0, of: 1 }))
+      : lease.runPartitioned(subscriptionName, partitions, (index) => follow({ index, of: partitions }))
   )
   yield* Effect.forkScoped(
-    PaymentTimers.run.pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.provideService(ActorRuntime, actors))
+    lease.run(
+      PaymentTimers.leaseName,
+      PaymentTimers.run.pipe(
+        Effect.provideService(SqlClient.SqlClient, sql),
+        Effect.provideService(ActorRuntime, actors)
+      )
+    )
   )
-  yield* Effect.forkScoped(SagaStates.report("2 seconds").pipe(Effect.provideService(SqlClient.SqlClient, sql)))
+  yield* Effect.forkScoped(
+    lease.run(
+      SagaStates.leaseName,
+      SagaStates.report("2 seconds").pipe(Effect.provideService(SqlClient.SqlClient, sql))
+    )
+  )
 
   return FulfilmentSaga.of({
     advance: (orderId, report) => advance(orderId, report)

@@ -16,15 +16,22 @@ import { SqlClient } from "effect/sql"
 /** How long a card payment may stay unanswered. */
 export const timeoutConfig = Config.Duration("PAYMENT_TIMEOUT").pipe(Config.withDefault(Duration.seconds(60)))
 
+/** Creates the timers' table (idempotent; serialised across processes, which may start at once). */
 export const migrate = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  yield* sql`CREATE TABLE IF NOT EXISTS payment_timers (
-    payment_id text PRIMARY KEY,
-    order_id text NOT NULL,
-    due_at timestamptz NOT NULL,
-    fired_at timestamptz
-  )`
-  yield* sql`CREATE INDEX IF NOT EXISTS payment_timers_due ON payment_timers (due_at) WHERE fired_at IS NULL`
+  yield* sql.withTransaction(
+    Effect.gen(function* () {
+      // Two `CREATE … IF NOT EXISTS` racing each other can both pass the check and one fail on the catalog.
+      yield* sql`SELECT pg_advisory_xact_lock(hashtext('agora_payment_timers'))`
+      yield* sql`CREATE TABLE IF NOT EXISTS payment_timers (
+        payment_id text PRIMARY KEY,
+        order_id text NOT NULL,
+        due_at timestamptz NOT NULL,
+        fired_at timestamptz
+      )`
+      yield* sql`CREATE INDEX IF NOT EXISTS payment_timers_due ON payment_timers (due_at) WHERE fired_at IS NULL`
+    })
+  )
 })
 
 /** Sets the deadline of a payment (once: a repeat keeps the first). */
@@ -69,6 +76,9 @@ export const fireDue = Effect.gen(function* () {
   )
   return due.length
 })
+
+/** The scheduler's lease: one process at a time fires the deadlines. */
+export const leaseName = "payment-timers"
 
 /** The scheduler: checks for due deadlines every 250 ms for as long as it runs; failures are logged and retried. */
 export const run = fireDue.pipe(

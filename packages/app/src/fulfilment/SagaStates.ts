@@ -75,6 +75,9 @@ const gauges = Object.fromEntries(
 
 const page = 10_000
 
+/** The reporter's lease: one process at a time reports the gauge (each would report the same counts). */
+export const leaseName = "gauge:agora_saga_states"
+
 /**
  * Keeps `agora_saga_states` current, reading the log every `every` for as
  * long as it runs; a failed pass is tried again at the next one.

@@ -3,8 +3,14 @@
  * lifetime: the outbox (table, trigger) and its relay, the backlog metric,
  * and the shipping inbox. Needs the broker, the database and the saga
  * coordinator.
+ *
+ * The relay, its redelivery pass and the backlog gauge run in one process at
+ * a time across the nodes, each under its lease; the shipping inbox runs in
+ * every process with this layer (a consumer group: the broker shares the
+ * messages out, and the inbox table dedupes them).
  */
 import type { Broker } from "@agora/broker"
+import { Lease } from "@agora/eventstore"
 import { Effect, Layer, Schedule } from "effect"
 import type { SqlClient } from "effect/sql"
 import type { FulfilmentSaga } from "../fulfilment/FulfilmentSaga.ts"
@@ -12,25 +18,27 @@ import * as Outbox from "./Outbox.ts"
 import * as OutboxRelay from "./OutboxRelay.ts"
 import * as ShippingInbox from "./ShippingInbox.ts"
 
-export const layer: Layer.Layer<never, unknown, Broker | SqlClient.SqlClient | FulfilmentSaga> = Layer.effectDiscard(
-  Effect.gen(function* () {
-    yield* Outbox.migrate
-    yield* ShippingInbox.migrate
-    yield* Effect.forkScoped(OutboxRelay.run)
-    yield* Effect.forkScoped(OutboxRelay.runRedelivery)
-    yield* Effect.forkScoped(Outbox.reportBacklog("2 seconds"))
-    // Subscribed in the background, so a broker that is down at start delays the inbox, not the server.
-    yield* Effect.forkScoped(
-      Effect.scoped(
-        ShippingInbox.run.pipe(
-          Effect.tapCause((cause) => Effect.logWarning("shipping inbox: cannot subscribe yet; retrying", cause)),
-          Effect.retry(Schedule.spaced("2 seconds")),
-          Effect.andThen(Effect.never)
+export const layer: Layer.Layer<never, unknown, Broker | SqlClient.SqlClient | FulfilmentSaga | Lease.Lease> =
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const lease = yield* Lease.Lease
+      yield* Outbox.migrate
+      yield* ShippingInbox.migrate
+      yield* Effect.forkScoped(lease.run(OutboxRelay.leaseName, OutboxRelay.run))
+      yield* Effect.forkScoped(lease.run(OutboxRelay.redeliveryLeaseName, OutboxRelay.runRedelivery))
+      yield* Effect.forkScoped(lease.run(Outbox.backlogLeaseName, Outbox.reportBacklog("2 seconds")))
+      // Subscribed in the background, so a broker that is down at start delays the inbox, not the server.
+      yield* Effect.forkScoped(
+        Effect.scoped(
+          ShippingInbox.run.pipe(
+            Effect.tapCause((cause) => Effect.logWarning("shipping inbox: cannot subscribe yet; retrying", cause)),
+            Effect.retry(Schedule.spaced("2 seconds")),
+            Effect.andThen(Effect.never)
+          )
         )
       )
-    )
-  })
-)
+    })
+  )
 
 /**
  * The outbox's table and trigger alone, for a process that appends events but

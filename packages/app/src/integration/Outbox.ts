@@ -126,6 +126,9 @@ export const backlog = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   )
 )
 
+/** The backlog reporter's lease: one process at a time counts (each would count the same). */
+export const backlogLeaseName = "gauge:agora_outbox_backlog"
+
 export const backlogGauge = Metric.gauge("agora_outbox_backlog", {
   description: "Integration events in the outbox not yet published to the broker"
 })

@@ -4,8 +4,9 @@
  * broker accepted. A broker outage stops it (with a growing pause, up to
  * 5 s) and the outbox grows; it drains when the broker is back. A crash
  * between publishing and marking republishes those messages: consumers
- * dedupe by `event_id`. Runs in one process at a time (the composition root
- * starts one; a lease is issue 9's).
+ * dedupe by `event_id`. Runs in one process at a time, under the lease
+ * `outbox-relay` (two relays for a moment would publish some messages twice,
+ * which consumers dedupe).
  *
  * Each message carries its order id as correlation id beside the body, and
  * each one published is logged with it (`correlation_id`, `event_id`).
@@ -64,6 +65,12 @@ const logPublished = (row: Row) =>
   Effect.logInfo(`outbox: published ${row.topic}`).pipe(
     Effect.annotateLogs({ correlation_id: row.key, event_id: row.event_id, topic: row.topic })
   )
+
+/** The relay's lease. */
+export const leaseName = "outbox-relay"
+
+/** The redelivery pass's lease. */
+export const redeliveryLeaseName = "outbox-redelivery"
 
 /** The relay: publishes while there is a backlog, then checks every 20 ms; backs off while the broker is down. */
 export const run = Effect.gen(function* () {

@@ -14,12 +14,19 @@
  *
  * Its logs, the saga's included, carry the message's order id as
  * `correlation_id` and its `event_id`.
+ *
+ * Messages about different orders are handled `concurrency` at a time (one
+ * at a time, each costs a few database round trips, and under load the
+ * answers piled up in the queue faster than they were handled); those about
+ * one order still one after another, in delivery order, so of two
+ * contradictory answers the first delivered wins.
  */
 import { Broker, type IncomingMessage } from "@agora/broker"
 import { Fulfilment } from "@agora/domain"
 import { DateTime, Effect, Metric, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import { FulfilmentSaga } from "../fulfilment/FulfilmentSaga.ts"
+import * as KeyedLanes from "../internal/KeyedLanes.ts"
 
 /** The consumer group (RabbitMQ queue) of the inbox. */
 export const group = "agora-shipping-inbox"
@@ -49,21 +56,29 @@ const Cancelled = Schema.Struct({
 const ShippingMessage = Schema.Union([Shipped, Cancelled])
 const decodeMessage = Schema.decodeUnknownEffect(Schema.fromJsonString(ShippingMessage))
 
+/** Creates the inbox's tables (idempotent; serialised across processes, which may start at once). */
 export const migrate = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  yield* sql`CREATE TABLE IF NOT EXISTS inbox (
-    event_id uuid PRIMARY KEY,
-    topic text NOT NULL,
-    received_at timestamptz NOT NULL DEFAULT now()
-  )`
-  yield* sql`CREATE TABLE IF NOT EXISTS dead_letters (
-    id bigserial PRIMARY KEY,
-    source text NOT NULL,
-    topic text NOT NULL,
-    value text NOT NULL,
-    reason text NOT NULL,
-    parked_at timestamptz NOT NULL DEFAULT now()
-  )`
+  yield* sql.withTransaction(
+    Effect.gen(function* () {
+      // Two `CREATE … IF NOT EXISTS` racing each other can both pass the check and one fail on the catalog
+      // (seen with three nodes starting at once on an empty database).
+      yield* sql`SELECT pg_advisory_xact_lock(hashtext('agora_inbox'))`
+      yield* sql`CREATE TABLE IF NOT EXISTS inbox (
+        event_id uuid PRIMARY KEY,
+        topic text NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+      )`
+      yield* sql`CREATE TABLE IF NOT EXISTS dead_letters (
+        id bigserial PRIMARY KEY,
+        source text NOT NULL,
+        topic text NOT NULL,
+        value text NOT NULL,
+        reason text NOT NULL,
+        parked_at timestamptz NOT NULL DEFAULT now()
+      )`
+    })
+  )
 })
 
 /** Handles one delivered message; fails only when it should be delivered again (a store is down). */
@@ -104,10 +119,17 @@ export const handle = (message: IncomingMessage) =>
     }).pipe(Effect.annotateLogs({ correlation_id: m.order_id, event_id: m.event_id }))
   })
 
+/** How many messages the inbox handles at once (one at a time per order). */
+export const concurrency = 32
+
 /** The consumer, for as long as its scope is open. */
 export const run = Effect.gen(function* () {
   const broker = yield* Broker
-  yield* broker.subscribe({ group, topics: ["order.shipped", "order.cancelled"], concurrency: 1 }, (message) =>
-    handle(message).pipe(Effect.tapCause((cause) => Effect.logWarning("shipping inbox: will retry a message", cause)))
+  const inLane = KeyedLanes.make()
+  yield* broker.subscribe({ group, topics: ["order.shipped", "order.cancelled"], concurrency }, (message) =>
+    inLane(
+      message.key ?? "",
+      handle(message).pipe(Effect.tapCause((cause) => Effect.logWarning("shipping inbox: will retry a message", cause)))
+    )
   )
 })

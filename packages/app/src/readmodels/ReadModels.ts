@@ -1,9 +1,11 @@
 /**
  * The read models the API serves, as one list of projections, and the layer
  * that answers where they are and (when this process runs them) keeps them
- * current: `READ_MODELS=off` leaves running them to another process.
+ * current: `READ_MODELS=off` leaves running them to another process; in a
+ * store the processes share, each projection runs under a lease (one process
+ * at a time).
  */
-import { EventStore } from "@agora/eventstore"
+import { EventStore, Lease } from "@agora/eventstore"
 import { type Projection, ProjectionRunner, Projections, type ReadModelStore } from "@agora/readmodels"
 import { Config, type Duration, Effect, Layer } from "effect"
 import * as AccountViews from "./AccountViews.ts"
@@ -19,6 +21,14 @@ export const projections: ReadonlyArray<Projection> = [
 /** The projections' service, running them in this process or only reading where they are. */
 export const layerRunning = (run: boolean): Layer.Layer<Projections, never, ReadModelStore | EventStore> =>
   ProjectionRunner.layer(projections, { run })
+
+/**
+ * The projections' service for a store other processes share (Redis): every
+ * process runs them, each only while it holds the projection's lease.
+ */
+export const layerLeased: Layer.Layer<Projections, never, ReadModelStore | EventStore | Lease.Lease> = Layer.unwrap(
+  Effect.map(Lease.Lease, (lease) => ProjectionRunner.layer(projections, { run: true, lease }))
+)
 
 /** The projections' service; runs them here unless `READ_MODELS=off`. */
 export const layer: Layer.Layer<Projections, never, ReadModelStore | EventStore> = Layer.unwrap(

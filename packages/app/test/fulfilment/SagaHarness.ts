@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto"
 import { InProcessActorRuntime } from "@agora/actors"
 import { Money, type Order } from "@agora/domain"
-import { PgEventStore } from "@agora/eventstore"
+import { Lease, PgEventStore } from "@agora/eventstore"
 import { MemoryReadModelStore } from "@agora/readmodels"
 import { TestDatabase } from "@agora/testkit"
 import { assert } from "@effect/vitest"
@@ -34,7 +34,7 @@ const RecordingProvider = Layer.succeed(
 )
 
 export const makeStack = (label: string, config: Record<string, string> = {}) => {
-  const stores = PgEventStore.layer().pipe(Layer.provideMerge(TestDatabase.layer(label)))
+  const stores = Layer.merge(PgEventStore.layer(), Lease.layer).pipe(Layer.provideMerge(TestDatabase.layer(label)))
   return Layer.mergeAll(FulfilmentSaga.layer).pipe(
     Layer.provideMerge(
       Layer.mergeAll(Orders.layer, Accounts.layer, Catalog.layer, Payments.layer, Shipments.layer, RecordingProvider)

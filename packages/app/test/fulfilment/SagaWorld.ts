@@ -15,7 +15,7 @@
  */
 import { ActorRuntime, InProcessActorRuntime } from "@agora/actors"
 import { Fulfilment } from "@agora/domain"
-import { type EventStore, PgEventStore, type SnapshotStore } from "@agora/eventstore"
+import { type EventStore, Lease, PgEventStore, type SnapshotStore } from "@agora/eventstore"
 import { MemoryReadModelStore, type Projections, ReadModelStore } from "@agora/readmodels"
 import type { TestDatabase } from "@agora/testkit"
 import { Cause, ConfigProvider, Context, Deferred, Effect, Exit, Fiber, Layer, Logger, Scope, Semaphore } from "effect"
@@ -125,6 +125,9 @@ const readModelStoreOf = (database: Context.Context<Database>): ReadModelStore["
 /** The deadline the processes run with: long, so only the test makes deadlines due. */
 const paymentTimeout = "1 hour"
 
+/** The saga's log follower in partitions, as a scaled deployment runs it (`SAGA_PARTITIONS`, default 4). */
+const sagaPartitions = 4
+
 /**
  * Builds the world on the database in context and starts its first process;
  * the last process stops with the scope.
@@ -202,9 +205,14 @@ export const make = (
           ReadModels.layer.pipe(Layer.provideMerge(Layer.succeed(ReadModelStore, readModelStoreOf(database))))
         ),
         Layer.provideMerge(actors),
-        Layer.provideMerge(PgEventStore.layer()),
+        // Each process has its own lease session, as a process of its own would.
+        Layer.provideMerge(Layer.merge(PgEventStore.layer(), Lease.layer)),
         Layer.provideMerge(Layer.succeedContext(database)),
-        Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ PAYMENT_TIMEOUT: paymentTimeout }))),
+        Layer.provide(
+          ConfigProvider.layer(
+            ConfigProvider.fromUnknown({ PAYMENT_TIMEOUT: paymentTimeout, SAGA_PARTITIONS: String(sagaPartitions) })
+          )
+        ),
         Layer.orDie
       )
     const full = base(FulfilmentSaga.layer)
@@ -280,9 +288,9 @@ export const make = (
         const sql = yield* SqlClient.SqlClient
         const actors = yield* ActorRuntime
         const [head] = yield* sql<{ readonly head: string | number | null }>`SELECT max(position) AS head FROM events`
-        const [checkpoint] = yield* sql<{ readonly position: string | number }>`
-        SELECT position FROM subscription_checkpoints WHERE name = ${FulfilmentSaga.subscriptionName}`
-        if (Number(checkpoint?.position ?? 0) < Number(head?.head ?? 0)) return "the saga has not followed the log"
+        if ((yield* FulfilmentSaga.followedUpTo(sagaPartitions)) < Number(head?.head ?? 0)) {
+          return "the saga has not followed the log"
+        }
         for (const orderId of orderIds) {
           const { state } = yield* actors.state(Fulfilment.Fulfilment, orderId)
           const step = Fulfilment.nextStep(state)

@@ -14,7 +14,7 @@
  */
 import { ActorRuntime, InProcessActorRuntime } from "@agora/actors"
 import { InventoryItem, Money, Order, PaymentAccount, streamId } from "@agora/domain"
-import { EventStore, PgEventStore, Uuid } from "@agora/eventstore"
+import { EventStore, Lease, PgEventStore, Uuid } from "@agora/eventstore"
 import { MemoryReadModelStore, ReadModelStore, Rebuild } from "@agora/readmodels"
 import * as ReadModelTesting from "@agora/readmodels/testing"
 import { TestDatabase } from "@agora/testkit"
@@ -30,7 +30,9 @@ const seed = 20_261_123
 
 const redisUrl = process.env.REDIS_URL
 const StoreLive = redisUrl ? ReadModelTesting.layerRedis(redisUrl) : MemoryReadModelStore.layer
-const Stores = PgEventStore.layer().pipe(Layer.provideMerge(TestDatabase.layer("rebuild", { maxConnections: 20 })))
+const Stores = Layer.merge(PgEventStore.layer(), Lease.layer).pipe(
+  Layer.provideMerge(TestDatabase.layer("rebuild", { maxConnections: 20 }))
+)
 const Stack = Layer.mergeAll(Orders.layer, Accounts.layer, Catalog.layer).pipe(
   Layer.provideMerge(ReadModels.layer.pipe(Layer.provideMerge(StoreLive))),
   Layer.provideMerge(InProcessActorRuntime.layer()),

@@ -7,8 +7,8 @@ import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
 import { isValidEmail, normaliseEmail } from "../Email.ts"
 import { InvalidEmail } from "../user/UserErrors.ts"
-import type { EmailClaimCommand } from "./EmailClaimCommands.ts"
-import { type EmailClaimError, EmailTaken } from "./EmailClaimErrors.ts"
+import { EmailClaimCommand } from "./EmailClaimCommands.ts"
+import { EmailClaimError, EmailTaken } from "./EmailClaimErrors.ts"
 import { EmailClaimEvent, EmailClaimed } from "./EmailClaimEvents.ts"
 import { EmailClaimState, initialState } from "./EmailClaimState.ts"
 
@@ -43,6 +43,8 @@ export const EmailClaim: Aggregate<EmailClaimCommand, EmailClaimEvent, EmailClai
   initialState,
   decide,
   evolve,
+  commandSchema: EmailClaimCommand,
+  errorSchema: EmailClaimError,
   eventSchema: EmailClaimEvent,
   stateSchema: EmailClaimState,
   stateVersion: 1

@@ -1,6 +1,6 @@
 /** Why an email claim was refused. */
 import { Schema } from "effect"
-import type { InvalidEmail } from "../user/UserErrors.ts"
+import { InvalidEmail } from "../user/UserErrors.ts"
 
 export class EmailTaken extends Schema.TaggedError<EmailTaken>()("EmailTaken", {
   email: Schema.String
@@ -10,4 +10,6 @@ export class EmailTaken extends Schema.TaggedError<EmailTaken>()("EmailTaken", {
   }
 }
 
-export type EmailClaimError = EmailTaken | InvalidEmail
+/** Every refusal of this aggregate, as one codec (its commands' errors cross the wire between nodes). */
+export const EmailClaimError = Schema.Union([EmailTaken, InvalidEmail])
+export type EmailClaimError = typeof EmailClaimError.Type

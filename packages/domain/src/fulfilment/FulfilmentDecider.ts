@@ -15,8 +15,8 @@
 import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
 import type { CancelReason } from "../order/OrderEvents.ts"
-import type { FulfilmentCommand } from "./FulfilmentCommands.ts"
-import { type FulfilmentError, FulfilmentNotFound } from "./FulfilmentErrors.ts"
+import { FulfilmentCommand } from "./FulfilmentCommands.ts"
+import { FulfilmentError, FulfilmentNotFound } from "./FulfilmentErrors.ts"
 import {
   CancellationStarted,
   CarrierShipped,
@@ -180,6 +180,8 @@ export const Fulfilment: Aggregate<FulfilmentCommand, FulfilmentEvent, Fulfilmen
   initialState,
   decide,
   evolve,
+  commandSchema: FulfilmentCommand,
+  errorSchema: FulfilmentError,
   eventSchema: FulfilmentEvent,
   stateSchema: FulfilmentState,
   // 2: `lateRefunded`.

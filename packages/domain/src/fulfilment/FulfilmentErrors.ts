@@ -10,4 +10,6 @@ export class FulfilmentNotFound extends Schema.TaggedError<FulfilmentNotFound>()
   }
 }
 
-export type FulfilmentError = FulfilmentNotFound
+/** Every refusal of this aggregate, as one codec (its commands' errors cross the wire between nodes). */
+export const FulfilmentError = Schema.Union([FulfilmentNotFound])
+export type FulfilmentError = typeof FulfilmentError.Type

@@ -24,3 +24,26 @@ export const withoutEntry = <V>(record: Readonly<Record<string, V>>, key: string
   delete copy[key]
   return copy
 }
+
+/**
+ * A copy with `key` set to `value` that keeps at most `max` entries: when
+ * over, the oldest entries (first inserted) go. For records that remember
+ * closed business per order in a long-lived aggregate, where all of history
+ * would grow without bound; see each state's note for what covers the rest.
+ */
+export const withEntryBounded = <V>(
+  record: Readonly<Record<string, V>>,
+  key: string,
+  value: NoInfer<V>,
+  max: number
+): Record<string, V> => {
+  const copy = withEntry(record, key, value)
+  let excess = Object.keys(copy).length - max
+  if (excess <= 0) return copy
+  for (const oldest of Object.keys(copy)) {
+    if (excess-- <= 0) break
+    if (oldest !== key) delete copy[oldest]
+    else excess++
+  }
+  return copy
+}

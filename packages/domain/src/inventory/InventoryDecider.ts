@@ -3,16 +3,17 @@
  * nothing: an order's line is reserved whole or refused with `OutOfStock`,
  * and never more than is available, so on_hand, reserved and available stay
  * non-negative. Repeats are harmless: reserving again for the same order (or
- * for an order whose reservation was already released or shipped), releasing
- * an order that holds nothing and committing a shipment twice record nothing.
+ * for an order whose reservation was lately released or shipped: see
+ * `settledWindow`), releasing an order that holds nothing and committing a
+ * shipment twice record nothing.
  */
 import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
-import { lookup, withEntry, withoutEntry } from "../internal/Records.ts"
-import type { InventoryCommand } from "./InventoryCommands.ts"
+import { lookup, withEntry, withEntryBounded, withoutEntry } from "../internal/Records.ts"
+import { InventoryCommand } from "./InventoryCommands.ts"
 import {
   InvalidQuantity,
-  type InventoryError,
+  InventoryError,
   NoReservation,
   OutOfStock,
   ProductAlreadyDefined,
@@ -27,7 +28,7 @@ import {
   StockRestocked,
   StockShipped
 } from "./InventoryEvents.ts"
-import { available, InventoryState, initialState } from "./InventoryState.ts"
+import { available, InventoryState, initialState, settledWindow } from "./InventoryState.ts"
 
 const isQuantity = (n: number): boolean => Number.isSafeInteger(n) && n > 0
 
@@ -125,7 +126,7 @@ export const evolve = (state: InventoryState, event: InventoryEvent): InventoryS
         ...state,
         reserved: state.reserved - event.quantity,
         reservations: withoutEntry(state.reservations, event.orderId),
-        settled: withEntry(state.settled, event.orderId, "released"),
+        settled: withEntryBounded(state.settled, event.orderId, "released", settledWindow),
         updatedAt: event.at
       }
     case "StockShipped":
@@ -135,7 +136,7 @@ export const evolve = (state: InventoryState, event: InventoryEvent): InventoryS
         reserved: state.reserved - event.quantity,
         shipped: state.shipped + event.quantity,
         reservations: withoutEntry(state.reservations, event.orderId),
-        settled: withEntry(state.settled, event.orderId, "shipped"),
+        settled: withEntryBounded(state.settled, event.orderId, "shipped", settledWindow),
         updatedAt: event.at
       }
   }
@@ -147,6 +148,8 @@ export const InventoryItem: Aggregate<InventoryCommand, InventoryEvent, Inventor
   initialState,
   decide,
   evolve,
+  commandSchema: InventoryCommand,
+  errorSchema: InventoryError,
   eventSchema: InventoryEvent,
   stateSchema: InventoryState,
   stateVersion: 1

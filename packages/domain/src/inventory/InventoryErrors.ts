@@ -59,10 +59,13 @@ export class NoReservation extends Schema.TaggedError<NoReservation>()("NoReserv
   }
 }
 
-export type InventoryError =
-  | ProductNotFound
-  | ProductAlreadyDefined
-  | InvalidQuantity
-  | OutOfStock
-  | ReservationMismatch
-  | NoReservation
+/** Every refusal of this aggregate, as one codec (its commands' errors cross the wire between nodes). */
+export const InventoryError = Schema.Union([
+  ProductNotFound,
+  ProductAlreadyDefined,
+  InvalidQuantity,
+  OutOfStock,
+  ReservationMismatch,
+  NoReservation
+])
+export type InventoryError = typeof InventoryError.Type

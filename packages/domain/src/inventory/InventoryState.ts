@@ -1,9 +1,17 @@
 /**
  * One SKU's stock. `reservations` holds the open reservation of each order;
- * `settled` remembers how each closed one ended, so that a late or repeated
- * `Reserve` for an order that was already released or shipped cannot take
- * stock again. `received` (initial stock plus restocks) makes conservation
- * checkable: received = onHand + shipped.
+ * `settled` remembers how the latest closed ones ended (at most
+ * `settledWindow`, oldest out), so that a late or repeated `Reserve` for an
+ * order that was just released or shipped cannot take stock again.
+ * `received` (initial stock plus restocks) makes conservation checkable:
+ * received = onHand + shipped.
+ *
+ * Why a window and not every order ever: a SKU lives as long as the shop, and
+ * a record of all its orders would grow without bound in memory and in every
+ * snapshot, and cost more to copy at each event. What the window forgets, the
+ * actor runtime still covers: the saga sends each reservation under a
+ * deterministic command id, and a repeat of it maps to the same event ids, so
+ * the store refuses it as a duplicate however old it is.
  */
 import { Schema } from "effect"
 import { Currency, Money } from "../Money.ts"
@@ -12,6 +20,9 @@ export const NotDefined = Schema.TaggedStruct("NotDefined", {})
 
 export const ReservationOutcome = Schema.Literals(["released", "shipped"])
 export type ReservationOutcome = typeof ReservationOutcome.Type
+
+/** How many closed reservations a SKU remembers. */
+export const settledWindow = 1_000
 
 export const Product = Schema.TaggedStruct("Product", {
   sku: Schema.String,

@@ -12,8 +12,8 @@
 import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
 import * as Money from "../Money.ts"
-import type { OrderCommand, PlaceOrder } from "./OrderCommands.ts"
-import { IllegalTransition, InvalidOrder, OrderAlreadyPlaced, type OrderError, OrderNotFound } from "./OrderErrors.ts"
+import { OrderCommand, type PlaceOrder } from "./OrderCommands.ts"
+import { IllegalTransition, InvalidOrder, OrderAlreadyPlaced, OrderError, OrderNotFound } from "./OrderErrors.ts"
 import {
   OrderCancelled,
   OrderDelivered,
@@ -165,6 +165,8 @@ export const Order: Aggregate<OrderCommand, OrderEvent, OrderState, OrderError> 
   initialState,
   decide,
   evolve,
+  commandSchema: OrderCommand,
+  errorSchema: OrderError,
   eventSchema: OrderEvent,
   stateSchema: OrderState,
   stateVersion: 1

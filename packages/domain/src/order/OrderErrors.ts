@@ -40,4 +40,6 @@ export class IllegalTransition extends Schema.TaggedError<IllegalTransition>()("
   }
 }
 
-export type OrderError = OrderNotFound | OrderAlreadyPlaced | InvalidOrder | IllegalTransition
+/** Every refusal of this aggregate, as one codec (its commands' errors cross the wire between nodes). */
+export const OrderError = Schema.Union([OrderNotFound, OrderAlreadyPlaced, InvalidOrder, IllegalTransition])
+export type OrderError = typeof OrderError.Type

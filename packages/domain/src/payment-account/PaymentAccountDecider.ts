@@ -12,16 +12,16 @@
  */
 import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
-import { lookup, withEntry } from "../internal/Records.ts"
+import { lookup, withEntry, withEntryBounded } from "../internal/Records.ts"
 import * as Money from "../Money.ts"
-import type { PaymentAccountCommand } from "./PaymentAccountCommands.ts"
+import { PaymentAccountCommand } from "./PaymentAccountCommands.ts"
 import {
   AccountAlreadyOpen,
   AccountNotFound,
   InsufficientFunds,
   InvalidAmount,
   NothingToRefund,
-  type PaymentAccountError
+  PaymentAccountError
 } from "./PaymentAccountErrors.ts"
 import {
   AccountDebited,
@@ -30,7 +30,7 @@ import {
   DebitRefunded,
   PaymentAccountEvent
 } from "./PaymentAccountEvents.ts"
-import { initialState, PaymentAccountState } from "./PaymentAccountState.ts"
+import { debitWindow, initialState, PaymentAccountState } from "./PaymentAccountState.ts"
 
 /** The largest single top-up: 1,000,000.00. */
 export const maxTopUp: Money.Money = Money.make(100_000_000)
@@ -112,7 +112,12 @@ export const evolve = (state: PaymentAccountState, event: PaymentAccountEvent): 
         ...state,
         balance,
         debited: Money.add(state.debited, event.amount),
-        debits: withEntry(state.debits, event.orderId, { txId: event.txId, amount: event.amount, refunded: false }),
+        debits: withEntryBounded(
+          state.debits,
+          event.orderId,
+          { txId: event.txId, amount: event.amount, refunded: false },
+          debitWindow
+        ),
         updatedAt: event.at
       }
     }
@@ -142,6 +147,8 @@ export const PaymentAccount: Aggregate<
   initialState,
   decide,
   evolve,
+  commandSchema: PaymentAccountCommand,
+  errorSchema: PaymentAccountError,
   eventSchema: PaymentAccountEvent,
   stateSchema: PaymentAccountState,
   // 2: the ledger left the state.

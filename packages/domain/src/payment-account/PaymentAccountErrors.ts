@@ -50,9 +50,12 @@ export class NothingToRefund extends Schema.TaggedError<NothingToRefund>()("Noth
   }
 }
 
-export type PaymentAccountError =
-  | AccountAlreadyOpen
-  | AccountNotFound
-  | InvalidAmount
-  | InsufficientFunds
-  | NothingToRefund
+/** Every refusal of this aggregate, as one codec (its commands' errors cross the wire between nodes). */
+export const PaymentAccountError = Schema.Union([
+  AccountAlreadyOpen,
+  AccountNotFound,
+  InvalidAmount,
+  InsufficientFunds,
+  NothingToRefund
+])
+export type PaymentAccountError = typeof PaymentAccountError.Type

@@ -9,13 +9,13 @@
  */
 import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
-import type { FailPayment, MarkPaymentRefunded, PaymentCommand } from "./PaymentCommands.ts"
+import { type FailPayment, type MarkPaymentRefunded, PaymentCommand } from "./PaymentCommands.ts"
 import {
   AmountMismatch,
   InvalidPaymentAmount,
   PaymentAlreadyExists,
   PaymentAlreadySucceeded,
-  type PaymentError,
+  PaymentError,
   PaymentNotFound,
   PaymentNotRefundable
 } from "./PaymentErrors.ts"
@@ -149,6 +149,8 @@ export const Payment: Aggregate<PaymentCommand, PaymentEvent, PaymentState, Paym
   initialState,
   decide,
   evolve,
+  commandSchema: PaymentCommand,
+  errorSchema: PaymentError,
   eventSchema: PaymentEvent,
   stateSchema: PaymentState,
   stateVersion: 1

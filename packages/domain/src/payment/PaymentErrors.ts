@@ -60,10 +60,13 @@ export class PaymentAlreadySucceeded extends Schema.TaggedError<PaymentAlreadySu
   }
 }
 
-export type PaymentError =
-  | PaymentNotFound
-  | PaymentAlreadyExists
-  | InvalidPaymentAmount
-  | AmountMismatch
-  | PaymentNotRefundable
-  | PaymentAlreadySucceeded
+/** Every refusal of this aggregate, as one codec (its commands' errors cross the wire between nodes). */
+export const PaymentError = Schema.Union([
+  PaymentNotFound,
+  PaymentAlreadyExists,
+  InvalidPaymentAmount,
+  AmountMismatch,
+  PaymentNotRefundable,
+  PaymentAlreadySucceeded
+])
+export type PaymentError = typeof PaymentError.Type

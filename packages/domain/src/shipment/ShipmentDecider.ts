@@ -7,12 +7,12 @@
  */
 import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
-import type { CreateShipment, ShipmentCommand } from "./ShipmentCommands.ts"
+import { type CreateShipment, ShipmentCommand } from "./ShipmentCommands.ts"
 import {
   IllegalShipmentTransition,
   InvalidShipment,
   ShipmentAlreadyExists,
-  type ShipmentError,
+  ShipmentError,
   ShipmentNotFound
 } from "./ShipmentErrors.ts"
 import {
@@ -94,6 +94,8 @@ export const Shipment: Aggregate<ShipmentCommand, ShipmentEvent, ShipmentState, 
   initialState,
   decide,
   evolve,
+  commandSchema: ShipmentCommand,
+  errorSchema: ShipmentError,
   eventSchema: ShipmentEvent,
   stateSchema: ShipmentState,
   stateVersion: 1

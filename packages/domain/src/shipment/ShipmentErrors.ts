@@ -37,4 +37,11 @@ export class IllegalShipmentTransition extends Schema.TaggedError<IllegalShipmen
   }
 }
 
-export type ShipmentError = ShipmentNotFound | ShipmentAlreadyExists | InvalidShipment | IllegalShipmentTransition
+/** Every refusal of this aggregate, as one codec (its commands' errors cross the wire between nodes). */
+export const ShipmentError = Schema.Union([
+  ShipmentNotFound,
+  ShipmentAlreadyExists,
+  InvalidShipment,
+  IllegalShipmentTransition
+])
+export type ShipmentError = typeof ShipmentError.Type

@@ -6,8 +6,8 @@
 import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
 import { isValidEmail, normaliseEmail } from "../Email.ts"
-import type { UserCommand } from "./UserCommands.ts"
-import { AlreadyRegistered, InvalidEmail, type UserError, UserNotFound } from "./UserErrors.ts"
+import { UserCommand } from "./UserCommands.ts"
+import { AlreadyRegistered, InvalidEmail, UserError, UserNotFound } from "./UserErrors.ts"
 import { type Role, UserEvent, UserRegistered, UserRolesChanged } from "./UserEvents.ts"
 import { initialState, UserState } from "./UserState.ts"
 
@@ -68,6 +68,8 @@ export const User: Aggregate<UserCommand, UserEvent, UserState, UserError> = {
   initialState,
   decide,
   evolve,
+  commandSchema: UserCommand,
+  errorSchema: UserError,
   eventSchema: UserEvent,
   stateSchema: UserState,
   stateVersion: 1

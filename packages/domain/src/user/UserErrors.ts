@@ -25,4 +25,6 @@ export class InvalidEmail extends Schema.TaggedError<InvalidEmail>()("InvalidEma
   }
 }
 
-export type UserError = AlreadyRegistered | UserNotFound | InvalidEmail
+/** Every refusal of this aggregate, as one codec (its commands' errors cross the wire between nodes). */
+export const UserError = Schema.Union([AlreadyRegistered, UserNotFound, InvalidEmail])
+export type UserError = typeof UserError.Type

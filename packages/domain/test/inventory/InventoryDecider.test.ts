@@ -17,7 +17,8 @@ import {
   StockReleased,
   StockReserved,
   StockRestocked,
-  StockShipped
+  StockShipped,
+  settledWindow
 } from "../../src/inventory/index.ts"
 import * as Money from "../../src/Money.ts"
 import { DeciderSpec } from "../DeciderSpec.ts"
@@ -238,6 +239,39 @@ describe("InventoryItem", () => {
         .given(history)
         .when(new Reserve({ sku, orderId: o1, quantity: 4, at: at(3) }))
         .thenNothing()
+    })
+  })
+
+  describe("after more closed reservations than it remembers", () => {
+    // o1 shipped first, then `settledWindow` other orders were reserved and released.
+    const later = Array.from({ length: settledWindow }, (_, i) => [
+      new StockReserved({ sku, orderId: `later-${i}`, quantity: 1, at: at(3) }),
+      new StockReleased({ sku, orderId: `later-${i}`, quantity: 1, at: at(3) })
+    ]).flat()
+    const history = [defined, reserved1, new StockShipped({ sku, orderId: o1, quantity: 4, at: at(2) }), ...later]
+
+    it("keeps only the latest closed reservations, so a SKU's state stops growing", () => {
+      const state = productState(
+        spec
+          .given(history)
+          .when(new Restock({ sku, quantity: 1, at: at(4) }))
+          .then([new StockRestocked({ sku, quantity: 1, at: at(4) })])
+      )
+      const settled = Object.keys(state.settled)
+      assert.strictEqual(settled.length, settledWindow)
+      assert.deepStrictEqual([settled[0], settled.at(-1)], ["later-0", `later-${settledWindow - 1}`])
+      assert.deepStrictEqual([state.onHand, state.reserved, state.shipped, state.received], [7, 0, 4, 11])
+    })
+
+    it("still recognises a repeat for the latest ones (older repeats are refused by command id in the store)", () => {
+      spec
+        .given(history)
+        .when(new Reserve({ sku, orderId: `later-${settledWindow - 1}`, quantity: 1, at: at(4) }))
+        .thenNothing()
+      spec
+        .given(history)
+        .when(new Reserve({ sku, orderId: o1, quantity: 4, at: at(4) }))
+        .then([new StockReserved({ sku, orderId: o1, quantity: 4, at: at(4) })])
     })
   })
 

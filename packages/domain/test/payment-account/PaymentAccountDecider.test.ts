@@ -8,6 +8,7 @@ import {
   AccountToppedUp,
   DebitAccount,
   DebitRefunded,
+  debitWindow,
   InsufficientFunds,
   InvalidAmount,
   ledgerEntryOf,
@@ -215,6 +216,64 @@ describe("PaymentAccount", () => {
         .given(history)
         .when(debit("o1", 2550, "tx-8"))
         .thenNothing()
+    })
+  })
+  describe("after more debits than it remembers", () => {
+    const many = Array.from(
+      { length: debitWindow },
+      (_, i) =>
+        new AccountDebited({
+          userId,
+          txId: `tx-l${i}`,
+          orderId: `later-${i}`,
+          amount: m(1),
+          balanceAfter: m(10000 - 2550 - i - 1),
+          at: at(3)
+        })
+    )
+    const history = [opened, toppedUp, debited, ...many]
+
+    it("keeps only the latest debits, so a busy account's state stops growing", () => {
+      const state = accountState(
+        spec
+          .given(history)
+          .when(topUp(1))
+          .then([
+            new AccountToppedUp({
+              userId,
+              txId: "tx-9",
+              amount: m(1),
+              balanceAfter: m(10000 - 2550 - debitWindow + 1),
+              at: at(5)
+            })
+          ])
+      )
+      const orders = Object.keys(state.debits)
+      assert.deepStrictEqual(
+        [orders.length, orders[0], orders.at(-1)],
+        [debitWindow, "later-0", `later-${debitWindow - 1}`]
+      )
+      assert.deepStrictEqual([state.toppedUp, state.debited], [10001, 2550 + debitWindow])
+    })
+
+    it("refunds a remembered debit, and finds nothing to refund for one it forgot (the documented cost)", () => {
+      spec
+        .given(history)
+        .when(refund(`later-${debitWindow - 1}`))
+        .then([
+          new DebitRefunded({
+            userId,
+            txId: "tx-9",
+            orderId: `later-${debitWindow - 1}`,
+            amount: m(1),
+            balanceAfter: m(10000 - 2550 - debitWindow + 1),
+            at: at(5)
+          })
+        ])
+      spec
+        .given(history)
+        .when(refund("o1"))
+        .thenFails(new NothingToRefund({ userId, orderId: "o1" }))
     })
   })
 })

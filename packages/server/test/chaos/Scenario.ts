@@ -28,8 +28,8 @@ export const webhookSecret = "chaos-webhook-secret"
 const shippingCancelRate = 0.1
 
 /** The SKUs the load orders (restocked plentifully) and the scarce one (left with its seeded stock). */
-const plentiful = ["OIL-FLT-003", "AIR-FLT-004", "SPK-PLG-IR-006", "WPR-BLD-600-008", "TMG-BLT-KIT-007"]
-const scarce = "BAT-60AH-010"
+export const plentiful = ["OIL-FLT-003", "AIR-FLT-004", "SPK-PLG-IR-006", "WPR-BLD-600-008", "TMG-BLT-KIT-007"]
+export const scarce = "BAT-60AH-010"
 const restock = 5_000
 
 /**
@@ -117,7 +117,7 @@ const writeSummary = (writes: ReadonlyArray<Write>, tag: Write["_tag"], label: s
 }
 
 /** The shipping simulator's decision for an order (it hashes the order id). */
-const shippingCancels = (orderId: string, skus: ReadonlyArray<string>) =>
+export const shippingCancels = (orderId: string, skus: ReadonlyArray<string>) =>
   ShippingSimulator.cancels(
     {
       event_id: "-",
@@ -130,6 +130,30 @@ const shippingCancels = (orderId: string, skus: ReadonlyArray<string>) =>
     },
     { cancelRate: shippingCancelRate, cancelSkus: new Set() }
   )
+
+/** The admin's token (registered through the API like anyone). */
+export const signInAdmin = (client: Client): Promise<string> => Load.register(client, adminEmail, adminPassword)
+
+/**
+ * Restocks every plentiful SKU by `restock` (acknowledged, or the setup
+ * fails); returns the stock each SKU the load orders starts with.
+ */
+export const restockPlentiful = async (client: Client, adminToken: string): Promise<ReadonlyMap<string, number>> => {
+  const initialStock = new Map(demoCatalog.map((p) => [p.sku, p.initialStock ?? 0]))
+  await Promise.all(
+    plentiful.map(async (sku) => {
+      const outcome = await client.write(`/api/admin/inventory/${sku}/restock`, {
+        token: adminToken,
+        json: { quantity: restock },
+        budgetMs: 60_000,
+        timeoutMs: 30_000
+      })
+      if (outcome._tag !== "acknowledged") throw new Error(`setup: restocking ${sku} was not acknowledged`)
+      initialStock.set(sku, (initialStock.get(sku) ?? 0) + restock)
+    })
+  )
+  return new Map([...initialStock].filter(([sku]) => plentiful.includes(sku) || sku === scarce))
+}
 
 /** Runs the scenario; returns its report and the server's last output. */
 export const run = async (spec: ScenarioSpec): Promise<{ readonly report: Report; readonly output: string }> => {
@@ -157,21 +181,11 @@ export const run = async (spec: ScenarioSpec): Promise<{ readonly report: Report
       violation: (text) => void violations.push(text)
     }
 
-    const adminToken = await Load.register(client, adminEmail, adminPassword)
-    const initialStock = new Map(demoCatalog.map((p) => [p.sku, p.initialStock ?? 0]))
-    const restocked = Promise.all(
-      plentiful.map(async (sku) => {
-        const outcome = await client.write(`/api/admin/inventory/${sku}/restock`, {
-          token: adminToken,
-          json: { quantity: restock },
-          budgetMs: 60_000,
-          timeoutMs: 30_000
-        })
-        if (outcome._tag !== "acknowledged") throw new Error(`setup: restocking ${sku} was not acknowledged`)
-        initialStock.set(sku, (initialStock.get(sku) ?? 0) + restock)
-      })
-    )
-    await Promise.all([restocked, Load.setupUsers(client, ledger, spec.users ?? 10, spec.label)])
+    const adminToken = await signInAdmin(client)
+    const [stock] = await Promise.all([
+      restockPlentiful(client, adminToken),
+      Load.setupUsers(client, ledger, spec.users ?? 10, spec.label)
+    ])
     const loadStarted = performance.now()
     let stopped = false
     const load = Load.run(
@@ -201,7 +215,6 @@ export const run = async (spec: ScenarioSpec): Promise<{ readonly report: Report
       )
     }
     const world = await EventLog.read(sql)
-    const stock = new Map([...initialStock].filter(([sku]) => plentiful.includes(sku) || sku === scarce))
     const result = await Invariants.check({
       world,
       ledger,
