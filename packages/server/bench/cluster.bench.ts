@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:cluster [--json] [--duration=10] [--clients=32] [--kills=10] [--probes=30]`:
+ * `pnpm bench:cluster [--json] [--duration=10] [--clients=32] [--reps=3] [--kills=10] [--probes=30]`:
  * what sharding the actors over several nodes with Effect Cluster costs and
  * gives on this machine (issue 9), with the saga benchmark's load
  * (`saga-load.ts`: the real server as child processes, the machine's
@@ -11,7 +11,9 @@
  *    the cluster on 1, 2 and 3 nodes of one database; the same `--clients`
  *    closed-loop clients for `--duration` seconds each, dealt out to the
  *    nodes in turn. The routing overhead is how much the cluster on one node
- *    loses against the baseline.
+ *    loses against the baseline: the two one-node setups run `--reps` times,
+ *    alternately, each on a fresh database, and each reports its median run
+ *    (one 10-second run on this machine wanders by a third).
  * 2. **GET rps**: the same clients, each reading its own placed orders
  *    (`GET /api/orders/{id}`) back to back, for as long, on each setup.
  * 3. **Failover**, on the three nodes: `--kills` times, one node (in turn)
@@ -43,6 +45,7 @@ const args = parseArgs(process.argv.slice(2))
 const duration = Number(args.duration ?? 10)
 const clients = Number(args.clients ?? 32)
 const kills = Number(args.kills ?? 10)
+const reps = Math.max(1, Number(args.reps ?? 3))
 const probes = Math.min(Number(args.probes ?? 30), clients)
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379"
 const runId = randomUUID().slice(0, 8)
@@ -237,13 +240,25 @@ const failover = async (
   return recovered.size < tokens.length ? undefined : Math.max(...recovered.values())
 }
 
-const rows: Array<Row> = []
+const runs = new Map<string, Array<Row>>()
+const record = (row: Row) => runs.set(row.setup.key, [...(runs.get(row.setup.key) ?? []), row])
+const stopAll = () => Promise.all(running.splice(0).map((server) => server.stop().catch(() => undefined)))
 const failovers: Array<number> = []
 let failed = 0
 try {
-  for (const setup of setups) {
+  // The one-node setups alternate, `reps` times each: the overhead compares their medians.
+  for (let rep = 0; rep < reps; rep++) {
+    for (const setup of setups.filter((s) => s.nodes === 1)) {
+      record((await measure(setup)).row)
+      await stopAll()
+      console.error(
+        `${setup.label}, run ${rep + 1}/${reps}: ${Math.round(runs.get(setup.key)!.at(-1)!.paid.paidPerS)} paid/s`
+      )
+    }
+  }
+  for (const setup of setups.filter((s) => s.nodes > 1)) {
     const { row, cluster, tokens } = await measure(setup)
-    rows.push(row)
+    record(row)
     if (setup.nodes === 3 && kills > 0) {
       const nodes = [...cluster.nodes]
       for (let k = 0; k < kills; k++) {
@@ -265,13 +280,21 @@ try {
       }
     }
     // This setup's nodes (the restarted ones too) stop before the next setup starts.
-    await Promise.all(running.splice(0).map((server) => server.stop().catch(() => undefined)))
+    await stopAll()
   }
 } finally {
   await Promise.all(running.map((server) => server.stop().catch(() => undefined)))
   await deleteRedisKeys(redisUrl, redisPrefixes).catch((error) => console.error("Redis keys not deleted", error))
-  for (const database of databases) await dropDatabase(database).catch(() => undefined)
+  for (const database of [...new Set(databases)]) await dropDatabase(database).catch(() => undefined)
 }
+
+/** Each setup's median run by orders to PAID per second. */
+const rows: Array<Row> = setups.flatMap((setup) => {
+  const sorted = [...(runs.get(setup.key) ?? [])].sort((a, b) => a.paid.paidPerS - b.paid.paidPerS)
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]
+  return median === undefined ? [] : [median]
+})
+const runsText = (key: string) => (runs.get(key) ?? []).map((row) => Math.round(row.paid.paidPerS)).join(", ")
 
 const byKey = new Map(rows.map((row) => [row.setup.key, row]))
 const paidPerS = (key: string) => byKey.get(key)?.paid.paidPerS ?? Number.NaN
@@ -289,7 +312,8 @@ for (const r of rows) {
   )
 }
 console.log(
-  `\nRouting overhead of the cluster at one node (orders to PAID per second against the in-process runtime; negative: the cluster was faster): ${overheadPct.toFixed(1)}%\n`
+  `\nOne-node runs (paid/s): in-process ${runsText("1node")}; cluster ${runsText("cluster_1node")} (the table shows each one's median run).` +
+    `\nRouting overhead of the cluster at one node (median orders to PAID per second against the in-process runtime; negative: the cluster was faster): ${overheadPct.toFixed(1)}%\n`
 )
 console.log(`Failover on 3 nodes (kill -9 → every one of ${probes} accounts answers a top-up again), ${kills} kills\n`)
 console.log("| kills | measured | p50 ms | p99 ms | max ms |")
@@ -303,6 +327,7 @@ if (args.json === "true") {
     JSON.stringify({
       clients,
       duration_s: duration,
+      reps,
       ...Object.fromEntries(rows.map((r) => [`orders_to_paid_per_s_${r.setup.key}`, round(r.paid.paidPerS)])),
       ...Object.fromEntries(rows.map((r) => [`p99_time_to_paid_ms_${r.setup.key}`, round(r.paid.p99)])),
       routing_overhead_pct_1node: Number.isFinite(overheadPct) ? Number(overheadPct.toFixed(1)) : null,
@@ -311,7 +336,12 @@ if (args.json === "true") {
       failover_p99_ms: round(percentile(sortedFailovers, 99)),
       failover_kills: kills,
       failover_not_recovered: failed,
-      failover_samples_ms: failovers.map((ms) => Math.round(ms))
+      failover_samples_ms: failovers.map((ms) => Math.round(ms)),
+      one_node_runs_paid_per_s: Object.fromEntries(
+        setups
+          .filter((setup) => setup.nodes === 1)
+          .map((setup) => [setup.key, (runs.get(setup.key) ?? []).map((row) => round(row.paid.paidPerS))])
+      )
     })
   )
 }
