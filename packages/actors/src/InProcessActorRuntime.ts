@@ -681,19 +681,15 @@ export const layer = (options: Options = {}): Layer.Layer<ActorRuntime, never, E
  * busy for the seconds its saga takes, then idle for good, so under a steady
  * load the actors in memory are about the last half-minute's orders; accounts
  * and SKUs in use stay warm; bringing one back costs a snapshot and a short
- * read) and `ACTOR_MAX_RESIDENT` (default 50,000); cells checked against
- * their streams before a refusal (`cellsMayBeStale`).
+ * read) and `ACTOR_MAX_RESIDENT` (default 50,000).
  */
 export const config: Config.Config<Options> = Config.all({
   idleTimeout: Config.Duration("ACTOR_IDLE_TIMEOUT").pipe(Config.withDefault(Duration.seconds(30))),
-  maxResident: Config.Int("ACTOR_MAX_RESIDENT").pipe(Config.withDefault(50_000)),
-  // The server never assumes it is the only writer: the API and the workers may run apart, or several nodes side
-  // by side, each with cells of the same instances (an account topped up by the API, debited by the saga). A
-  // refusal decided on a cell that missed another process's append would be wrong, and nothing would catch it.
-  cellsMayBeStale: Config.succeed(true)
+  maxResident: Config.Int("ACTOR_MAX_RESIDENT").pipe(Config.withDefault(50_000))
 })
 
 /** The runtime configured by `config`. */
-export const layerFromConfig: Layer.Layer<ActorRuntime, Config.ConfigError, EventStore | SnapshotStore> = Layer.unwrap(
-  Effect.map(config, (options) => layer(options))
-)
+export const layerFromConfig = (
+  overrides: Options = {}
+): Layer.Layer<ActorRuntime, Config.ConfigError, EventStore | SnapshotStore> =>
+  Layer.unwrap(Effect.map(config, (options) => layer({ ...options, ...overrides })))

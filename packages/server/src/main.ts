@@ -53,10 +53,15 @@ const HttpServerLive = NodeHttpServer.layerConfig(() => ClientErrors.install(cre
 // runs each piece of background work) are held on a session of their own there.
 const Stores = Layer.merge(PgEventStore.layer(), Lease.layer).pipe(Layer.provideMerge(Database.layer))
 // `CLUSTER=on`: the actors are sharded over every node on this database (Effect Cluster); off, they live here.
+// With the API and the workers apart, both processes hold cells of the same instances (an account topped up by the
+// API, debited by the saga): their refusals and reads are checked against the stream first (`cellsMayBeStale`; the
+// cluster runtime always checks). A process that runs every role is taken to be the only writer, as before.
 const Actors = Layer.unwrap(
-  Effect.map(ClusterActorRuntime.enabled, (cluster) =>
-    cluster ? ClusterActorRuntime.layerFromConfig : InProcessActorRuntime.layerFromConfig
-  )
+  Effect.gen(function* () {
+    if (yield* ClusterActorRuntime.enabled) return ClusterActorRuntime.layerFromConfig
+    const roles = yield* Roles.config
+    return InProcessActorRuntime.layerFromConfig({ cellsMayBeStale: roles.size < Roles.all.size })
+  })
 ).pipe(Layer.provideMerge(Stores))
 const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
 
