@@ -34,9 +34,10 @@
  *
  * `sendTogether` (a registration and its email claim in one transaction) runs
  * on the caller's node with its in-process runtime, not on the owners: the
- * owners' cells do not see it and meet a conflict on their next append, then
- * reload (optimistic concurrency is the backstop). The caller's cells of
- * instances it does not own are dropped afterwards, so they cannot go stale.
+ * owners' cells do not see it. Their next append meets a conflict and
+ * reloads; their refusals, no-ops and reads are checked against the stream
+ * first (`cellsMayBeStale`). The caller's cells of instances it does not own
+ * are dropped afterwards, so they cannot go stale.
  *
  * `state` is routed to the owner; `residentCount` counts this node's cells.
  * The knobs that decide how fast a dead node's instances move: `shardingConfig`.
