@@ -208,18 +208,23 @@ export const makeLocal = (options: Options = {}) =>
       })
 
     // Reads what the cell has not seen yet and folds it in.
+    // Suspended: the version to read from is the cell's when the read runs, not when the effect was built (a
+    // caller may build it before waiting for the cell's permit, while a command moves the cell on).
     const catchUp = (aggregate: AnyAggregate, cell: Cell): Effect.Effect<void, EventStoreError> =>
-      Effect.map(store.readStream(cell.key, { fromVersion: cell.version + 1 }), (stored) => {
-        const last = stored.at(-1)
-        if (last === undefined) return
-        const codecs = codecsOf(aggregate)
-        cell.state = fold(
-          aggregate,
-          cell.state,
-          stored.map((e) => toDomain(codecs, e))
-        )
-        cell.version = last.version
-      })
+      Effect.map(
+        Effect.suspend(() => store.readStream(cell.key, { fromVersion: cell.version + 1 })),
+        (stored) => {
+          const last = stored.at(-1)
+          if (last === undefined) return
+          const codecs = codecsOf(aggregate)
+          cell.state = fold(
+            aggregate,
+            cell.state,
+            stored.map((e) => toDomain(codecs, e))
+          )
+          cell.version = last.version
+        }
+      )
 
     /**
      * Loads the snapshot and the head of the stream at once (one round trip's

@@ -53,15 +53,13 @@ const HttpServerLive = NodeHttpServer.layerConfig(() => ClientErrors.install(cre
 // runs each piece of background work) are held on a session of their own there.
 const Stores = Layer.merge(PgEventStore.layer(), Lease.layer).pipe(Layer.provideMerge(Database.layer))
 // `CLUSTER=on`: the actors are sharded over every node on this database (Effect Cluster); off, they live here.
-// With the API and the workers apart, both processes hold cells of the same instances (an account topped up by the
-// API, debited by the saga): their refusals and reads are checked against the stream first (`cellsMayBeStale`; the
-// cluster runtime always checks). A process that runs every role is taken to be the only writer, as before.
+// The server never takes itself for the only writer of an instance (the API and the workers apart, or several nodes
+// side by side, hold cells of the same instances: an account topped up by the API, debited by the saga): refusals,
+// no-ops and reads are checked against the stream first (`cellsMayBeStale`; the cluster runtime always checks).
 const Actors = Layer.unwrap(
-  Effect.gen(function* () {
-    if (yield* ClusterActorRuntime.enabled) return ClusterActorRuntime.layerFromConfig
-    const roles = yield* Roles.config
-    return InProcessActorRuntime.layerFromConfig({ cellsMayBeStale: roles.size < Roles.all.size })
-  })
+  Effect.map(ClusterActorRuntime.enabled, (cluster) =>
+    cluster ? ClusterActorRuntime.layerFromConfig : InProcessActorRuntime.layerFromConfig({ cellsMayBeStale: true })
+  )
 ).pipe(Layer.provideMerge(Stores))
 const Edge = Layer.mergeAll(PasswordHasher.layer, TokenService.layer)
 
