@@ -135,6 +135,24 @@ layer(TestDatabase.layer("actors", { maxConnections: 20 }), { excludeTestService
       })
     )
 
+    it.effect("reads checked against the stream, interleaved with commands, never fold an event twice", () =>
+      Effect.gen(function* () {
+        const { runtime, eventStore } = yield* processOn({ cellsMayBeStale: true })
+        const id = randomUUID()
+        yield* runtime.send(Counter, id, increment())
+        // Reads queue behind running batches for the cell's permit; each catches up from where the cell is then.
+        yield* Effect.forEach(
+          Array.from({ length: 300 }, (_, i) => i),
+          (i) => (i % 2 === 0 ? runtime.send(Counter, id, increment()) : runtime.state(Counter, id)),
+          { concurrency: "unbounded", discard: true }
+        )
+        const held = yield* runtime.state(Counter, id)
+        const stored = yield* storedCount(eventStore, id)
+        assert.deepStrictEqual([held.state.count, held.version], [stored.count, 151])
+        assert.strictEqual(stored.count, 151)
+      })
+    )
+
     it.effect("an idle actor is passivated and reactivates from its snapshot with the same state", () =>
       Effect.gen(function* () {
         const { runtime, snapshotStore } = yield* processOn({ snapshotEvery: 10, idleTimeout: "200 millis" })
