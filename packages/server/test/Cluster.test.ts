@@ -28,7 +28,7 @@ import { Client } from "./chaos/Client.ts"
 import { sleep } from "./chaos/Concurrency.ts"
 import * as EventLog from "./chaos/EventLog.ts"
 import * as Invariants from "./chaos/Invariants.ts"
-import { Ledger, type Write } from "./chaos/Ledger.ts"
+import { Ledger } from "./chaos/Ledger.ts"
 import * as Load from "./chaos/Load.ts"
 import { awaitRest } from "./chaos/Quiescence.ts"
 import * as Scenario from "./chaos/Scenario.ts"
@@ -118,18 +118,6 @@ interface LoadResult {
   readonly ledger: Ledger
 }
 
-const writeSummary = (writes: ReadonlyArray<Write>, tag: Write["_tag"], label: string) => {
-  const mine = writes.filter((w) => w._tag === tag)
-  const n = (outcome: string) => mine.filter((w) => w.outcome._tag === outcome).length
-  return `${label} ${mine.length} (acknowledged ${n("acknowledged")}, rejected ${n("rejected")}, unresolved ${n("unresolved")})`
-}
-
-const histogram = (statuses: ReadonlyMap<number, number> | undefined) =>
-  [...(statuses ?? [])]
-    .sort(([a], [b]) => a - b)
-    .map(([status, n]) => `${status === 0 ? "—" : status}×${n}`)
-    .join(" ")
-
 /**
  * The chaos suite's load through the nodes in round robin, `during` while
  * it runs; then, once every order is at rest (bounded), the suite's checks
@@ -189,28 +177,9 @@ const underLoad = async (nodes: ClusterNodes, sql: EventLog.Sql, spec: LoadSpec)
     violations.push(`a ${parked.topic} message was parked (${parked.reason}): ${parked.value.slice(0, 300)}`)
   }
   violations.push(...nodes.crashes)
-  for (const error of client.serverErrors) violations.push(`a server error: ${error}`)
-  for (const error of client.plain503) violations.push(`a 503 that is not a problem: ${error}`)
+  violations.push(...Scenario.edgeViolations(client))
 
-  for (const key of client.statuses.keys()) notes.push(`answers ${key}: ${histogram(client.statuses.get(key))}`)
-  notes.push(
-    [
-      writeSummary(ledger.writes, "TopUp", "top-ups"),
-      writeSummary(ledger.writes, "PlaceOrder", "orders"),
-      writeSummary(ledger.writes, "CancelOrder", "cancels")
-    ].join("; ")
-  )
-  const finals = new Map<string, number>()
-  for (const order of world.orders.values()) {
-    const key = order._tag === "Cancelled" ? `CANCELLED/${order.reason}` : order._tag.toUpperCase()
-    finals.set(key, (finals.get(key) ?? 0) + 1)
-  }
-  notes.push(
-    `orders in the log: ${world.orders.size} (${[...finals]
-      .sort()
-      .map(([k, n]) => `${k} ${n}`)
-      .join(", ")}); acknowledged writes checked: ${result.checked}`
-  )
+  notes.push(...Scenario.loadNotes(client, ledger, world), `acknowledged writes checked: ${result.checked}`)
   notes.push(`load ${((loadEnded - loadStarted) / 1000).toFixed(1)} s, then at rest in ${(restMs / 1000).toFixed(1)} s`)
   return { violations, notes, ledger }
 }

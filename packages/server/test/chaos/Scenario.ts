@@ -116,6 +116,36 @@ const writeSummary = (writes: ReadonlyArray<Write>, tag: Write["_tag"], label: s
   return `${label} ${mine.length} (acknowledged ${n("acknowledged")}, rejected ${n("rejected")}, unresolved ${n("unresolved")})`
 }
 
+/** What the client saw go wrong at the edge over a whole run: server errors, and 503s that are no problem+json. */
+export const edgeViolations = (client: Client): Array<string> => [
+  ...[...client.serverErrors].map((error) => `a server error: ${error}`),
+  ...[...client.plain503].map((error) => `a 503 that is not a problem: ${error}`)
+]
+
+/** The notes every run prints: the answers by phase, what became of the writes, and the orders' final states. */
+export const loadNotes = (client: Client, ledger: Ledger, world: EventLog.World): Array<string> => {
+  const notes = [...client.statuses.keys()].map((key) => `answers ${key}: ${histogram(client.statuses.get(key))}`)
+  notes.push(
+    [
+      writeSummary(ledger.writes, "TopUp", "top-ups"),
+      writeSummary(ledger.writes, "PlaceOrder", "orders"),
+      writeSummary(ledger.writes, "CancelOrder", "cancels")
+    ].join("; ")
+  )
+  const finals = new Map<string, number>()
+  for (const order of world.orders.values()) {
+    const key = order._tag === "Cancelled" ? `CANCELLED/${order.reason}` : order._tag.toUpperCase()
+    finals.set(key, (finals.get(key) ?? 0) + 1)
+  }
+  notes.push(
+    `orders in the log: ${world.orders.size} (${[...finals]
+      .sort()
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ")})`
+  )
+  return notes
+}
+
 /** The shipping simulator's decision for an order (it hashes the order id). */
 export const shippingCancels = (orderId: string, skus: ReadonlyArray<string>) =>
   ShippingSimulator.cancels(
@@ -235,29 +265,9 @@ export const run = async (spec: ScenarioSpec): Promise<{ readonly report: Report
     await spec.afterRest?.({ ...context, world })
     violations.push(...server.crashes)
     // Counted over the whole scenario, the checks' own requests included.
-    for (const error of client.serverErrors) violations.push(`a server error: ${error}`)
-    for (const error of client.plain503) violations.push(`a 503 that is not a problem: ${error}`)
+    violations.push(...edgeViolations(client))
 
-    const phases = [...client.statuses.keys()]
-    for (const key of phases) notes.push(`answers ${key}: ${histogram(client.statuses.get(key))}`)
-    notes.push(
-      [
-        writeSummary(ledger.writes, "TopUp", "top-ups"),
-        writeSummary(ledger.writes, "PlaceOrder", "orders"),
-        writeSummary(ledger.writes, "CancelOrder", "cancels")
-      ].join("; ")
-    )
-    const finals = new Map<string, number>()
-    for (const order of world.orders.values()) {
-      const key = order._tag === "Cancelled" ? `CANCELLED/${order.reason}` : order._tag.toUpperCase()
-      finals.set(key, (finals.get(key) ?? 0) + 1)
-    }
-    notes.push(
-      `orders in the log: ${world.orders.size} (${[...finals]
-        .sort()
-        .map(([k, n]) => `${k} ${n}`)
-        .join(", ")})`
-    )
+    notes.push(...loadNotes(client, ledger, world))
     const seconds = (from: number, to: number) => `${((to - from) / 1000).toFixed(1)} s`
     notes.push(
       `time: setup ${seconds(started, loadStarted)} (the server ready in ${((server.startTimes[0] ?? 0) / 1000).toFixed(1)} s), load ${seconds(loadStarted, loadEnded)}, to rest ${seconds(loadEnded, checksStarted)}, checks ${seconds(checksStarted, performance.now())}`
