@@ -105,15 +105,21 @@ export const memberKeyspace = 0x4d454d42
 export const partitionName = (group: string, partitions: number, partition: number) =>
   `${group}/${partitions}/${partition}`
 
-/** The second key of a lease's lock: a stable 32-bit hash (FNV-1a) of its name, as a signed integer. */
-export const keyOf = (name: string): number => {
+/** A stable 32-bit hash (FNV-1a) of `text`, unsigned. */
+const fnv1a = (text: string): number => {
   let hash = 0x811c9dc5
-  for (let i = 0; i < name.length; i++) {
-    hash ^= name.charCodeAt(i)
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
     hash = Math.imul(hash, 0x01000193)
   }
-  return hash | 0
+  return hash >>> 0
 }
+
+/** The second key of a lease's lock: the hash of its name, as a signed integer. */
+export const keyOf = (name: string): number => fnv1a(name) | 0
+
+/** The partition of `partitions` that `key` (an order id, say) falls in: by the same stable hash. */
+export const partitionOf = (key: string, partitions: number): number => fnv1a(key) % partitions
 
 const heldGauge = (name: string) =>
   Metric.gauge("agora_lease_held", {

@@ -64,15 +64,8 @@ export const partitionsConfig = Config.Int("SAGA_PARTITIONS").pipe(
   )
 )
 
-/** The partition an order's reports go to: a stable hash (FNV-1a) of its id. */
-export const partitionOf = (orderId: string, partitions: number): number => {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < orderId.length; i++) {
-    hash ^= orderId.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0) % partitions
-}
+/** The partition an order's reports go to: a stable hash of its id (the one partitioned leases use). */
+export const partitionOf = (orderId: string, partitions: number): number => Lease.partitionOf(orderId, partitions)
 
 /** The checkpoints (and leases) of the follower split into `partitions`. */
 export const checkpointNames = (partitions: number): ReadonlyArray<string> =>
