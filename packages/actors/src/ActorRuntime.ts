@@ -15,6 +15,21 @@ export interface CommandContext {
   readonly commandId?: string
   readonly correlationId?: string
   readonly causationId?: string
+  /**
+   * The caller made this instance's id just now (or derived it from one made
+   * just now): the instance most likely has no events yet, and is not read
+   * before the command is decided. Should it have events after all, its
+   * append conflicts (or its refusal is checked against its stream) and the
+   * command is decided again on what is stored: a wrong guess costs a
+   * retry, never a wrong answer. `sendTogether` takes it per part instead
+   * (`Part.expectNew`).
+   */
+  readonly expectNew?: boolean
+}
+
+/** How a state read may be answered (`ActorRuntime.state`). */
+export interface StateOptions<S> {
+  readonly acceptStale?: (state: S) => boolean
 }
 
 /** What a command did. */
@@ -103,6 +118,8 @@ export interface Part<C, E extends { readonly _tag: string }, S, Err> {
   readonly aggregate: Aggregate<C, E, S, Err>
   readonly id: string
   readonly command: C
+  /** This part's instance most likely has no events yet (see `CommandContext.expectNew`). */
+  readonly expectNew?: boolean
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: matches a part of any aggregate; the mapped types below recover each one
@@ -114,8 +131,10 @@ type ErrorOf<P> = P extends Part<infer _C, infer _E, infer _S, infer Err> ? Err 
 export const part = <C, E extends { readonly _tag: string }, S, Err>(
   aggregate: Aggregate<C, E, S, Err>,
   id: string,
-  command: C
-): Part<C, E, S, Err> => ({ aggregate, id, command })
+  command: C,
+  options?: { readonly expectNew?: boolean }
+): Part<C, E, S, Err> =>
+  options?.expectNew === true ? { aggregate, id, command, expectNew: true } : { aggregate, id, command }
 
 export class ActorRuntime extends Context.Service<
   ActorRuntime,
@@ -137,10 +156,16 @@ export class ActorRuntime extends Context.Service<
       parts: P,
       context?: CommandContext
     ) => Effect.Effect<{ readonly [K in keyof P]: ResultOf<P[K]> }, ErrorOf<P[number]> | ActorError>
-    /** The current state of an instance (activating it if needed), without a command. */
+    /**
+     * The current state of an instance (activating it if needed), without a
+     * command. `options.acceptStale`: a state in memory for which it holds is
+     * answered as it is, without first catching up with others' appends —
+     * for reads of what never changes once set (a product's name and price).
+     */
     readonly state: <C, E extends { readonly _tag: string }, S, Err>(
       aggregate: Aggregate<C, E, S, Err>,
-      id: string
+      id: string,
+      options?: StateOptions<S>
     ) => Effect.Effect<{ readonly state: S; readonly version: number }, ActorError>
     /** How many instances are resident. */
     readonly residentCount: Effect.Effect<number>

@@ -67,6 +67,7 @@ import {
   type CommandResult,
   ConcurrencyConflict,
   noteWrite,
+  type StateOptions,
   withKeyedCommandId
 } from "./ActorRuntime.ts"
 import * as InProcessActorRuntime from "./InProcessActorRuntime.ts"
@@ -101,7 +102,8 @@ export interface Options extends InProcessActorRuntime.Options {
 const WireContext = Schema.Struct({
   commandId: Schema.optionalKey(Schema.String),
   correlationId: Schema.optionalKey(Schema.String),
-  causationId: Schema.optionalKey(Schema.String)
+  causationId: Schema.optionalKey(Schema.String),
+  expectNew: Schema.optionalKey(Schema.Boolean)
 })
 
 /** The entity of an aggregate type: `Send` a command, read the `State`. */
@@ -226,10 +228,14 @@ export const make = (
         return result
       })
 
-    const state = <C, E extends { readonly _tag: string }, S, Err>(aggregate: Aggregate<C, E, S, Err>, id: string) =>
+    const state = <C, E extends { readonly _tag: string }, S, Err>(
+      aggregate: Aggregate<C, E, S, Err>,
+      id: string,
+      options?: StateOptions<S>
+    ) =>
       Effect.flatMap(hostOf(aggregate), (host) =>
         shortcut && isOwnedHere(host, id)
-          ? local.runtime.state(aggregate, id)
+          ? local.runtime.state(aggregate, id, options)
           : host
               .client(id)
               .State()

@@ -44,6 +44,7 @@ import {
   type CommandResult,
   ConcurrencyConflict,
   noteWrite,
+  type StateOptions,
   withKeyedCommandId
 } from "./ActorRuntime.ts"
 
@@ -89,6 +90,8 @@ interface Cell {
   readonly permit: Semaphore.Semaphore
   readonly mailbox: Array<Entry>
   loaded: boolean
+  /** Loaded as new without reading (`expectNew`), not yet confirmed by an append or a read of its stream. */
+  assumedNew: boolean
   state: unknown
   version: number
   snapshotVersion: number
@@ -174,6 +177,7 @@ export const makeLocal = (options: Options = {}) =>
           permit: Semaphore.makeUnsafe(1),
           mailbox: [],
           loaded: false,
+          assumedNew: false,
           state: undefined,
           version: 0,
           snapshotVersion: 0,
@@ -214,6 +218,7 @@ export const makeLocal = (options: Options = {}) =>
       Effect.map(
         Effect.suspend(() => store.readStream(cell.key, { fromVersion: cell.version + 1 })),
         (stored) => {
+          cell.assumedNew = false
           const last = stored.at(-1)
           if (last === undefined) return
           const codecs = codecsOf(aggregate)
@@ -269,8 +274,17 @@ export const makeLocal = (options: Options = {}) =>
         yield* Metric.update(ActorMetrics.activations, 1)
       })
 
-    const ensureLoaded = (aggregate: AnyAggregate, cell: Cell) =>
-      cell.loaded ? Effect.void : activate(aggregate, cell)
+    /** Loads a cell not in memory: from the store, or (`expectNew`) as a new instance, without reading. */
+    const ensureLoaded = (aggregate: AnyAggregate, cell: Cell, expectNew = false) => {
+      if (cell.loaded) return Effect.void
+      if (!expectNew) return activate(aggregate, cell)
+      cell.state = aggregate.initialState
+      cell.version = 0
+      cell.snapshotVersion = 0
+      cell.assumedNew = true
+      cell.loaded = true
+      return Effect.void
+    }
 
     const maybeSnapshot = (aggregate: AnyAggregate, cell: Cell) =>
       cell.version - cell.snapshotVersion < snapshotEvery
@@ -340,14 +354,21 @@ export const makeLocal = (options: Options = {}) =>
         let verified = !mayBeStale
         for (let attempt = 1; attempt <= maxAttempts; attempt++) {
           const wasLoaded = cell.loaded
-          const loaded = yield* Effect.exit(ensureLoaded(aggregate, cell))
+          const loaded = yield* Effect.exit(
+            ensureLoaded(
+              aggregate,
+              cell,
+              batch.every((entry) => entry.context.expectNew === true)
+            )
+          )
           if (Exit.isFailure(loaded)) {
             const failed = Exit.failCause(loaded.cause)
             return yield* Effect.forEach(batch, (entry) => settle(entry, failed), { discard: true })
           }
           const { decisions, newEvents, state } = decideAll(aggregate, cell, batch)
           const refused = decisions.some((d) => d._tag === "Rejected" || d.events.length === 0)
-          if (!verified && wasLoaded && refused) {
+          // (A cell taken as new is checked the same way: its refusal may be the missing history's doing.)
+          if (((!verified && wasLoaded) || cell.assumedNew) && refused) {
             // A refusal is final only against the stream's head: catch up once, decide again if it moved.
             verified = true
             const before = cell.version
@@ -390,6 +411,7 @@ export const makeLocal = (options: Options = {}) =>
             const before = cell.version
             cell.state = state
             cell.version = appended.value.nextExpectedVersion
+            cell.assumedNew = false
             yield* maybeSnapshot(aggregate, cell)
             yield* Effect.forEach(outcomes, (o) => count(o), { discard: true })
             return yield* resultsAt(before, appended.value.firstPosition)
@@ -475,7 +497,7 @@ export const makeLocal = (options: Options = {}) =>
      * commands over the same instances cannot wait on each other.
      */
     const sendTogether = (
-      parts: ReadonlyArray<{ aggregate: AnyAggregate; id: string; command: unknown }>,
+      parts: ReadonlyArray<{ aggregate: AnyAggregate; id: string; command: unknown; expectNew?: boolean }>,
       given: CommandContext = {}
     ) =>
       Effect.gen(function* () {
@@ -490,7 +512,7 @@ export const makeLocal = (options: Options = {}) =>
         const run = Effect.gen(function* () {
           let verified = !mayBeStale
           for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-            for (const [i, p] of keyed.entries()) yield* ensureLoaded(p.aggregate, cellsOfParts[i]!)
+            for (const [i, p] of keyed.entries()) yield* ensureLoaded(p.aggregate, cellsOfParts[i]!, p.expectNew)
             // A refusal or a part that decides nothing is final only against the streams' heads (a part
             // without events is not in the append, so no expected version checks it): catch up once.
             const verify = Effect.gen(function* () {
@@ -516,7 +538,8 @@ export const makeLocal = (options: Options = {}) =>
               })
               decided.push({ part: p, cell, events, newEvents, state: fold(p.aggregate, cell.state, events) })
             }
-            if (!verified && (refused !== undefined || decided.some((d) => d.events.length === 0))) {
+            const unverified = !verified || cellsOfParts.some((cell) => cell.assumedNew)
+            if (unverified && (refused !== undefined || decided.some((d) => d.events.length === 0))) {
               if (yield* verify) continue
             }
             if (refused !== undefined) {
@@ -570,6 +593,7 @@ export const makeLocal = (options: Options = {}) =>
               if (r !== undefined) {
                 d.cell.state = d.state
                 d.cell.version = r.nextExpectedVersion
+                d.cell.assumedNew = false
                 yield* maybeSnapshot(d.part.aggregate, d.cell)
               }
               results.push({
@@ -624,11 +648,19 @@ export const makeLocal = (options: Options = {}) =>
     // A resident actor's state is read without its permit: a command replaces state and version together,
     // synchronously, after its events committed, so a reader sees the last committed state, never a torn one,
     // and does not queue behind commands (or other readers). Only activation needs the permit.
-    const state = <C, E extends { readonly _tag: string }, S, Err>(aggregate: Aggregate<C, E, S, Err>, id: string) =>
+    const state = <C, E extends { readonly _tag: string }, S, Err>(
+      aggregate: Aggregate<C, E, S, Err>,
+      id: string,
+      options?: StateOptions<S>
+    ) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const key = streamId(aggregate, id)
         const resident = cells.get(key)
-        if (resident?.loaded === true && !mayBeStale) {
+        if (
+          resident?.loaded === true &&
+          !resident.assumedNew &&
+          (!mayBeStale || options?.acceptStale?.(resident.state as S) === true)
+        ) {
           // Recency order: a read is a use.
           cells.delete(key)
           cells.set(key, resident)
@@ -642,7 +674,7 @@ export const makeLocal = (options: Options = {}) =>
               Effect.andThen(
                 ensureLoaded(aggregate, cell),
                 // Loaded just now it is at the head already; resident, it may have missed others' appends.
-                mayBeStale && resident?.loaded === true ? catchUp(aggregate, cell) : Effect.void
+                (mayBeStale && resident?.loaded === true) || cell.assumedNew ? catchUp(aggregate, cell) : Effect.void
               ),
               () => ({ state: cell.state as S, version: cell.version })
             )

@@ -4,7 +4,7 @@ import { EventStore, ExpectedVersion, PgEventStore, SnapshotStore, Uuid } from "
 import { TestDatabase } from "@agora/testkit"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
-import { ActorRuntime, InProcessActorRuntime } from "../src/index.ts"
+import { ActorRuntime, InProcessActorRuntime, part } from "../src/index.ts"
 import { Counter, type CounterEvent, increment } from "./fixtures/Counter.ts"
 
 /** A runtime and its own event store instance: what a second process would have. */
@@ -16,6 +16,34 @@ const processOn = (options: InProcessActorRuntime.Options = {}) =>
       Effect.provideService(SnapshotStore, snapshotStore)
     )
     return { runtime, eventStore, snapshotStore }
+  })
+
+/** `processOn`, with its reads of streams and snapshots counted. */
+const countedProcessOn = (options: InProcessActorRuntime.Options = {}) =>
+  Effect.gen(function* () {
+    const { eventStore, snapshotStore } = yield* PgEventStore.make()
+    const reads = { streams: 0, snapshots: 0 }
+    const counted = EventStore.of({
+      ...eventStore,
+      readStream: (id, readOptions) =>
+        Effect.suspend(() => {
+          reads.streams++
+          return eventStore.readStream(id, readOptions)
+        })
+    })
+    const countedSnapshots = SnapshotStore.of({
+      ...snapshotStore,
+      load: (id) =>
+        Effect.suspend(() => {
+          reads.snapshots++
+          return snapshotStore.load(id)
+        })
+    })
+    const runtime = yield* InProcessActorRuntime.make(options).pipe(
+      Effect.provideService(EventStore, counted),
+      Effect.provideService(SnapshotStore, countedSnapshots)
+    )
+    return { runtime, eventStore, reads }
   })
 
 const storedCount = (eventStore: EventStore["Service"], id: string) =>
@@ -150,6 +178,66 @@ layer(TestDatabase.layer("actors", { maxConnections: 20 }), { excludeTestService
         const stored = yield* storedCount(eventStore, id)
         assert.deepStrictEqual([held.state.count, held.version], [stored.count, 151])
         assert.strictEqual(stored.count, 151)
+      })
+    )
+
+    it.effect("an instance expected new is not read first; when the guess is wrong, what is stored decides", () =>
+      Effect.gen(function* () {
+        const { runtime, reads } = yield* countedProcessOn({ cellsMayBeStale: true })
+        const fresh = randomUUID()
+        const first = yield* runtime.send(Counter, fresh, increment(2), { expectNew: true })
+        assert.deepStrictEqual([first.state.count, first.version], [2, 1])
+        assert.deepStrictEqual(reads, { streams: 0, snapshots: 0 })
+
+        // Wrong guesses, against instances another process wrote: an append conflicts, and is decided again.
+        const other = yield* processOn()
+        const written = randomUUID()
+        yield* other.runtime.send(Counter, written, increment(5))
+        const appended = yield* runtime.send(Counter, written, increment(), { expectNew: true })
+        assert.deepStrictEqual([appended.state.count, appended.version], [6, 2])
+        // A refusal decided on the empty state is checked against the stream: here it accepts.
+        const limited = randomUUID()
+        yield* other.runtime.send(Counter, limited, { _tag: "SetLimit", limit: 3 })
+        yield* other.runtime.send(Counter, limited, increment(3))
+        const refused = yield* runtime.send(Counter, limited, increment(), { expectNew: true }).pipe(Effect.flip)
+        assert.deepInclude(refused, { _tag: "OverLimit", count: 3, limit: 3 })
+        // A no-op decided on the empty state is checked too: the stored limit is 3, so "no limit" is a change.
+        const unlimited = yield* runtime.send(
+          Counter,
+          limited,
+          { _tag: "SetLimit", limit: Number.MAX_SAFE_INTEGER },
+          { expectNew: true }
+        )
+        assert.deepStrictEqual([unlimited.events.length, unlimited.version], [1, 3])
+        // In a transaction of several instances, per part.
+        const together = randomUUID()
+        yield* other.runtime.send(Counter, together, increment(4))
+        const [old, created] = yield* runtime.sendTogether([
+          part(Counter, together, increment(), { expectNew: true }),
+          part(Counter, randomUUID(), increment(7), { expectNew: true })
+        ])
+        assert.deepStrictEqual([old.state.count, old.version, created.state.count, created.version], [5, 2, 7, 1])
+      })
+    )
+
+    it.effect("a read that accepts a stale state is answered from memory; others catch the cell up first", () =>
+      Effect.gen(function* () {
+        const { runtime, reads } = yield* countedProcessOn({ cellsMayBeStale: true })
+        const other = yield* processOn()
+        const id = randomUUID()
+        yield* runtime.send(Counter, id, { _tag: "SetLimit", limit: 10 })
+        yield* other.runtime.send(Counter, id, increment(4))
+        const before = reads.streams
+        const limitOnly = yield* runtime.state(Counter, id, { acceptStale: (state) => state.limit === 10 })
+        assert.deepStrictEqual(
+          [limitOnly.state, limitOnly.version, reads.streams],
+          [{ count: 0, limit: 10 }, 1, before]
+        )
+        const current = yield* runtime.state(Counter, id, { acceptStale: () => false })
+        assert.deepStrictEqual(
+          [current.state, current.version, reads.streams],
+          [{ count: 4, limit: 10 }, 2, before + 1]
+        )
       })
     )
 

@@ -60,6 +60,10 @@ export const migrate = Effect.gen(function* () {
 
 const decodeDefined = Schema.decodeUnknownEffect(InventoryItem.ProductDefined)
 
+/** The events the table is made of (products defined); the checkpoint passes the rest without a transaction each. */
+export const relevant = (event: RecordedEvent): boolean =>
+  event.streamType === InventoryItem.InventoryItem.type && event.type === "ProductDefined"
+
 /** Applies one batch of the log; runs inside the checkpoint's transaction. */
 export const project = (events: ReadonlyArray<RecordedEvent>) =>
   Effect.gen(function* () {
@@ -93,7 +97,7 @@ export const run: Effect.Effect<
 > = Effect.gen(function* () {
   const store = yield* EventStore
   yield* migrate
-  return yield* store.consume({ name: subscriptionName }, project)
+  return yield* store.consume({ name: subscriptionName, relevant }, project)
 })
 
 /** `run`, restarted after a failure (logged) with a growing pause of up to 30 seconds. */

@@ -48,6 +48,10 @@ export const migrate = Effect.gen(function* () {
 
 const decodePlaced = Schema.decodeUnknownEffect(Order.OrderPlaced)
 
+/** The events the table is made of (orders placed); the checkpoint passes the rest without a transaction each. */
+export const relevant = (event: RecordedEvent): boolean =>
+  event.streamType === Order.Order.type && event.type === "OrderPlaced"
+
 /** Applies one batch of the log; runs inside the checkpoint's transaction. */
 export const project = (events: ReadonlyArray<RecordedEvent>) =>
   Effect.gen(function* () {
@@ -74,7 +78,7 @@ export const run: Effect.Effect<
 > = Effect.gen(function* () {
   const store = yield* EventStore
   yield* migrate
-  return yield* store.consume({ name: subscriptionName }, project)
+  return yield* store.consume({ name: subscriptionName, relevant }, project)
 })
 
 /** `run`, restarted after a failure (logged) with a growing pause of up to 30 seconds. */

@@ -275,7 +275,8 @@ export const make = Effect.gen(function* () {
     Effect.forEach(
       [...new Set(skus)],
       (sku) =>
-        actors.state(InventoryItem.InventoryItem, sku).pipe(
+        // A product's name and price are set once, when it is defined: a defined product in memory is current.
+        actors.state(InventoryItem.InventoryItem, sku, { acceptStale: (state) => state._tag === "Product" }).pipe(
           Effect.map(({ state }) => (state._tag === "Product" ? [state] : [])),
           Effect.catchTags(infrastructure)
         ),
@@ -304,7 +305,8 @@ export const make = Effect.gen(function* () {
           ...cardToken,
           at
         }),
-        { correlationId: orderId }
+        // A new id (or, under an Idempotency-Key, most likely new): nothing to read first.
+        { correlationId: orderId, expectNew: true }
       )
       .pipe(
         Effect.catchTags({

@@ -96,6 +96,15 @@ export interface SubscribeOptions {
   readonly from?: SubscriptionStart
   /** Events read per query; default 500. */
   readonly batchSize?: number
+  /**
+   * `consume` and `follow` only: the events the handler acts on. A batch is
+   * handed over without the others, and a batch with none of them is not
+   * handed over at all; the checkpoint then moves past such events without a
+   * write each time: when the subscription has caught up and nothing new came
+   * for a moment (10 ms), or every 10,000 positions. Default: every
+   * event.
+   */
+  readonly relevant?: (event: RecordedEvent) => boolean
 }
 
 /** The event store. */
@@ -139,6 +148,15 @@ export class EventStore extends Context.Service<
      * every event has been handled exactly once. Never ends.
      */
     readonly consume: <E, R>(
+      options: SubscribeOptions,
+      handle: (events: ReadonlyArray<RecordedEvent>) => Effect.Effect<void, E, R>
+    ) => Effect.Effect<never, E | EventStoreError, R>
+    /**
+     * `consume` without the transaction: `handle` runs, then the checkpoint is
+     * saved. For handlers that are idempotent (after a crash the batch since
+     * the checkpoint is handled again) and write elsewhere. Never ends.
+     */
+    readonly follow: <E, R>(
       options: SubscribeOptions,
       handle: (events: ReadonlyArray<RecordedEvent>) => Effect.Effect<void, E, R>
     ) => Effect.Effect<never, E | EventStoreError, R>

@@ -8,7 +8,7 @@
  * and can never skip an event; LISTEN/NOTIFY wakes them, polling backs it up.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, type Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
 import { SqlClient } from "effect/sql"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import {
@@ -28,8 +28,8 @@ import * as EventStoreMetrics from "./EventStoreMetrics.ts"
 import * as ExpectedVersion from "./ExpectedVersion.ts"
 import * as GroupCommit from "./internal/GroupCommit.ts"
 import * as HeadSignal from "./internal/HeadSignal.ts"
+import * as LogTail from "./internal/LogTail.ts"
 import { migrate } from "./internal/migrations.ts"
-import * as SharedReads from "./internal/SharedReads.ts"
 import * as Subscription from "./internal/subscription.ts"
 import { validateAppends } from "./internal/validate.ts"
 import { SnapshotStore } from "./SnapshotStore.ts"
@@ -38,6 +38,8 @@ import * as Spans from "./Spans.ts"
 export interface Options {
   /** How often a caught-up subscription polls when no NOTIFY arrives (default 1 second). */
   readonly pollInterval?: Duration.Input
+  /** Events of the log's recent end kept in memory for this process's subscriptions (default 10,000; `LogTail`). */
+  readonly logTailCapacity?: number
   /** Events at most per group-commit batch (default 2,000). */
   readonly maxBatchEvents?: number
   /** Group-commit batches in flight at once, each on its own connection (default 1; see ADR 0002). */
@@ -248,13 +250,19 @@ export const make = (options: Options = {}) =>
         Effect.mapError(storeError("saveCheckpoint"))
       )
 
+    const pollInterval = options.pollInterval ?? "1 second"
+    // The subscriptions of this process follow the log a few events apart: they read its recent end from memory.
+    const tail = LogTail.make(readAll, {
+      capacity: options.logTailCapacity ?? 10_000,
+      freshFor: Duration.toMillis(Duration.fromInputUnsafe(pollInterval)) / 2,
+      head: signal.head
+    })
     const reader: Subscription.LogReader = {
-      // The subscriptions of this process wake together and ask for the same pages: one query serves them.
-      readAll: SharedReads.make(readAll),
+      readAll: tail.read,
       loadCheckpoint,
       saveCheckpoint,
       signal,
-      pollInterval: options.pollInterval ?? "1 second"
+      pollInterval
     }
 
     const eventStore = EventStore.of({
@@ -289,6 +297,7 @@ export const make = (options: Options = {}) =>
             .withTransaction(effect)
             .pipe(Effect.mapError((error) => (isSqlError(error) ? storeError("consume")(error) : error)))
         ),
+      follow: (subscribeOptions, handle) => Subscription.consume(reader, subscribeOptions, handle, (effect) => effect),
       ping: sql`SELECT 1`.pipe(Effect.asVoid, Effect.mapError(storeError("ping")))
     })
 

@@ -318,6 +318,48 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
       })
     )
 
+    for (const how of ["consume", "follow"] as const) {
+      it.effect(
+        `${how} with \`relevant\` hands over only those events, and its checkpoint passes the others when idle`,
+        () =>
+          Effect.gen(function* () {
+            const store = yield* EventStore
+            const name = `relevant-${how}-${randomUUID()}`
+            const head = yield* store.headPosition
+            yield* store.saveCheckpoint(name, head)
+            const id = streamId()
+            const other = streamId()
+            const relevant = (event: RecordedEvent) => event.streamId === id
+            const run = (handled: Array<ReadonlyArray<RecordedEvent>>) =>
+              store[how]({ name, batchSize: 3, relevant }, (batch) => Effect.sync(() => handled.push(batch)))
+            yield* store.append(other, ExpectedVersion.NoStream, events(4))
+            yield* store.append(id, ExpectedVersion.NoStream, events(2))
+            const tail = yield* store.append(other, ExpectedVersion.exact(4), events(5))
+            const handled: Array<ReadonlyArray<RecordedEvent>> = []
+            const first = yield* Effect.forkChild(run(handled))
+            // The events nobody acts on are passed once the consumer caught up and nothing came for a moment.
+            yield* waitUntilEffect(Effect.map(store.loadCheckpoint(name), (at) => at >= tail.lastPosition))
+            yield* Fiber.interrupt(first)
+            assert.isTrue(handled.every((batch) => batch.length > 0 && batch.every(relevant)))
+            assert.deepStrictEqual(
+              handled.flat().map((e) => e.version),
+              [1, 2]
+            )
+            // Resumed: only what is new and relevant.
+            yield* store.append(other, ExpectedVersion.exact(9), events(2))
+            yield* store.append(id, ExpectedVersion.exact(2), events(1))
+            const again: Array<ReadonlyArray<RecordedEvent>> = []
+            const second = yield* Effect.forkChild(run(again))
+            yield* waitUntil(() => again.length > 0)
+            yield* Fiber.interrupt(second)
+            assert.deepStrictEqual(
+              again.flat().map((e) => [e.streamId, e.version]),
+              [[id, 3]]
+            )
+          })
+      )
+    }
+
     it.effect("snapshots: the latest wins, an older one is ignored, a new schema version replaces", () =>
       Effect.gen(function* () {
         const snapshots = yield* SnapshotStore
@@ -342,6 +384,14 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
 /** Polls a condition every 10 ms, for at most 10 s. */
 export const waitUntil = (condition: () => boolean) =>
   Effect.sync(condition).pipe(
+    Effect.flatMap((done) => (done ? Effect.void : Effect.fail("not yet" as const))),
+    Effect.retry({ times: 1000, schedule: Schedule.spaced("10 millis") }),
+    Effect.orDie
+  )
+
+/** Waits until `condition` succeeds with true (polling every 10 ms, for at most about 10 s). */
+export const waitUntilEffect = <E>(condition: Effect.Effect<boolean, E>) =>
+  condition.pipe(
     Effect.flatMap((done) => (done ? Effect.void : Effect.fail("not yet" as const))),
     Effect.retry({ times: 1000, schedule: Schedule.spaced("10 millis") }),
     Effect.orDie

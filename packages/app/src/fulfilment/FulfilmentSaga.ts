@@ -37,7 +37,7 @@
 import { ActorRuntime } from "@agora/actors"
 import { Fulfilment, Order, Payment } from "@agora/domain"
 import { EventStore, Lease, type RecordedEvent, Spans } from "@agora/eventstore"
-import { Config, ConfigProvider, Context, Duration, Effect, Layer, Schedule, Schema, Stream } from "effect"
+import { Config, ConfigProvider, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import * as KeyedLanes from "../internal/KeyedLanes.ts"
 import { paymentIdOf, shipmentIdOf } from "../Orders.ts"
@@ -210,6 +210,27 @@ interface Partition {
   readonly of: number
 }
 
+/** The log's events that may report to the sagas of `partition`'s orders (`reportOf` has the last word). */
+const relevantTo =
+  (partition: Partition) =>
+  (event: RecordedEvent): boolean => {
+    if (event.streamType === Order.Order.type) {
+      if (event.type !== "OrderPlaced" && event.type !== "OrderCancelled") return false
+    } else if (event.streamType === Payment.Payment.type) {
+      if (
+        event.type !== "PaymentSucceeded" &&
+        event.type !== "LatePaymentSucceeded" &&
+        event.type !== "PaymentFailed"
+      ) {
+        return false
+      }
+    } else return false
+    if (partition.of === 1) return true
+    const orderId = (event.data as { readonly orderId?: unknown } | null)?.orderId
+    // An event without a readable order id goes to `reportOf`, which logs it.
+    return typeof orderId !== "string" || partitionOf(orderId, partition.of) === partition.index
+  }
+
 /** How many steps one report may lead to (a saga has six); more means a loop, a bug. */
 const maxSteps = 12
 
@@ -235,15 +256,25 @@ export const make = Effect.gen(function* () {
   const drive = (orderId: string, first: Fulfilment.FulfilmentCommand) =>
     Effect.gen(function* () {
       let report = first
+      // The saga's state after `report`, when the step that made it wrote it already.
+      let recorded: Fulfilment.FulfilmentState | undefined
       for (let i = 0; i < maxSteps; i++) {
-        const { state } = yield* actors
-          .send(Fulfilment.Fulfilment, orderId, report, { correlationId: orderId })
-          .pipe(Effect.catchTags({ ConcurrencyConflict: unavailable, EventStoreError: unavailable }))
+        const state =
+          recorded ??
+          (yield* actors
+            .send(Fulfilment.Fulfilment, orderId, report, {
+              correlationId: orderId,
+              // A saga starts with its order, whose id is new: nothing to read unless this report came before.
+              expectNew: report._tag === "StartFulfilment"
+            })
+            .pipe(Effect.catchTags({ ConcurrencyConflict: unavailable, EventStoreError: unavailable }))).state
         const step = Fulfilment.nextStep(state)
         if (step === undefined || state._tag === "NotStarted") return state
-        report = yield* Spans.traced(steps.take(step, state), `Saga.${step}`, {
+        const outcome = yield* Spans.traced(steps.take(step, state), `Saga.${step}`, {
           attributes: { correlation_id: orderId }
         }).pipe(Effect.catch(unavailable))
+        report = outcome.report
+        recorded = outcome.recorded
         yield* Effect.logInfo(`saga step ${step}: ${report._tag}`).pipe(Effect.annotateLogs("saga_step", step))
       }
       return yield* Effect.die(`fulfilment of ${orderId}: more than ${maxSteps} steps for one report`)
@@ -301,14 +332,9 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const name = checkpointNames(partition.of)[partition.index]!
       const start = yield* startOf(name)
-      yield* store.subscribe({ name, from: { after: start } }).pipe(
-        Stream.runForEachArray((batch) =>
-          Effect.gen(function* () {
-            yield* handleBatch(batch, partition)
-            const last = batch.at(-1)
-            if (last !== undefined) yield* store.saveCheckpoint(name, last.position)
-          })
-        )
+      // The checkpoint moves after each batch with reports for this partition; past the rest of the log lazily.
+      yield* store.follow({ name, from: { after: start }, relevant: relevantTo(partition) }, (batch) =>
+        handleBatch(batch, partition)
       )
     }).pipe(
       Effect.tapCause((cause) => Effect.logError("fulfilment saga failed; restarting", cause)),

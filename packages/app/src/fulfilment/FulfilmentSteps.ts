@@ -7,8 +7,8 @@
  * and its shipment created; shipment, order and stock shipped. Reservation
  * is all or nothing by compensation instead (see `reserve`). Where a step is
  * one transaction, the saga's own transition (its report) is written in it
- * too: the runner's report that follows then records nothing and costs no
- * round trip.
+ * too, and the step hands the runner the saga's state after it (`Outcome`),
+ * so the runner does not send that report again.
  *
  * A step that finds the order cancelled meanwhile (its owner got there
  * first) reports that, and the saga compensates. Failures of the stores are
@@ -23,6 +23,19 @@ import * as PaymentTimers from "./PaymentTimers.ts"
 
 type Saga = Fulfilment.Saga
 type Report = Fulfilment.FulfilmentCommand
+
+/**
+ * What a step did: the report that moves the saga on and, when the step
+ * wrote that report into the saga in its own transaction, the saga's state
+ * after it (the runner then goes on from it instead of sending the report
+ * again: a no-op, but one checked against the saga's stream).
+ */
+export interface Outcome {
+  readonly report: Report
+  readonly recorded?: Fulfilment.FulfilmentState
+}
+
+const reported = (report: Report): Outcome => ({ report })
 
 /** Store failures stay errors (the step is retried); a domain refusal a step does not expect is a bug. */
 const onlyStoreFailures = <A, E extends { readonly _tag: string }, R>(
@@ -73,17 +86,17 @@ export const make = Effect.gen(function* () {
   const unlessCancelled =
     (saga: Saga, at: DateTime.Utc) =>
     <E extends { readonly _tag: string }, R>(
-      effect: Effect.Effect<Report, E, R>
-    ): Effect.Effect<Report, ActorError, R> =>
+      effect: Effect.Effect<Outcome, E, R>
+    ): Effect.Effect<Outcome, ActorError, R> =>
       Effect.catch(effect, (error) =>
         error._tag === "IllegalTransition"
-          ? orderCancelled(saga, at)
+          ? Effect.map(orderCancelled(saga, at), reported)
           : error._tag === "ConcurrencyConflict" || error._tag === "EventStoreError"
             ? Effect.fail(error as Extract<E, ActorError>)
             : Effect.die(error)
       )
 
-  const reserve = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> =>
+  const reserve = (saga: Saga, at: DateTime.Utc): Effect.Effect<Outcome, ActorError> =>
     Effect.gen(function* () {
       const { orderId } = saga
       const outcomes = yield* Effect.forEach(
@@ -110,7 +123,7 @@ export const make = Effect.gen(function* () {
       // A line that cannot be held fails the step with no undo of its own: the report is recorded first, then
       // compensation releases what was held. Undoing here, before the report, would make a retry after a crash
       // judge again against a world that changed meanwhile (a restock) and hold a line that was given back.
-      if (outcomes.includes(false)) return new Fulfilment.ReportStockUnavailable({ orderId, at }) as Report
+      if (outcomes.includes(false)) return reported(new Fulfilment.ReportStockUnavailable({ orderId, at }))
       const secured = new Fulfilment.ReportStockSecured({ orderId, at })
       return yield* actors
         .sendTogether(
@@ -120,7 +133,10 @@ export const make = Effect.gen(function* () {
           ],
           context(saga, "reserve/order")
         )
-        .pipe(Effect.as<Report>(secured), unlessCancelled(saga, at))
+        .pipe(
+          Effect.map(([, recorded]): Outcome => ({ report: secured, recorded: recorded.state })),
+          unlessCancelled(saga, at)
+        )
     })
 
   /** Gives back whatever the order holds of each line (releasing nothing held records nothing). */
@@ -170,7 +186,11 @@ export const make = Effect.gen(function* () {
       )
     return actors
       .sendTogether(
-        [part(Payment.Payment, paymentId, createPayment(saga, at)), part(PaymentAccount.PaymentAccount, userId, debit)],
+        [
+          // The payment's id is the order's, derived: new unless this step is taken again.
+          part(Payment.Payment, paymentId, createPayment(saga, at), { expectNew: true }),
+          part(PaymentAccount.PaymentAccount, userId, debit)
+        ],
         context(saga, "pay/debit")
       )
       .pipe(
@@ -196,7 +216,7 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const { orderId, paymentId } = saga
       yield* actors
-        .send(Payment.Payment, paymentId, createPayment(saga, at), context(saga, "pay/create"))
+        .send(Payment.Payment, paymentId, createPayment(saga, at), { ...context(saga, "pay/create"), expectNew: true })
         .pipe(onlyStoreFailures)
       yield* PaymentTimers.schedule(paymentId, orderId, DateTime.addDuration(at, timeout)).pipe(
         Effect.provideService(SqlClient.SqlClient, sql),
@@ -222,7 +242,7 @@ export const make = Effect.gen(function* () {
       return new Fulfilment.ReportPaymentRequested({ orderId, at }) as Report
     })
 
-  const requestShipment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
+  const requestShipment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Outcome, ActorError> => {
     const { orderId, paymentId, shipmentId } = saga
     const requested = new Fulfilment.ReportShipmentRequested({ orderId, at })
     return actors
@@ -232,16 +252,20 @@ export const make = Effect.gen(function* () {
           part(
             Shipment.Shipment,
             shipmentId,
-            new Shipment.CreateShipment({ shipmentId, orderId, items: saga.lines, at })
+            new Shipment.CreateShipment({ shipmentId, orderId, items: saga.lines, at }),
+            { expectNew: true }
           ),
           part(Fulfilment.Fulfilment, orderId, requested)
         ],
         context(saga, "request-shipment")
       )
-      .pipe(Effect.as<Report>(requested), unlessCancelled(saga, at))
+      .pipe(
+        Effect.map(([, , recorded]): Outcome => ({ report: requested, recorded: recorded.state })),
+        unlessCancelled(saga, at)
+      )
   }
 
-  const recordShipment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Report, ActorError> => {
+  const recordShipment = (saga: Saga, at: DateTime.Utc): Effect.Effect<Outcome, ActorError> => {
     const { orderId, shipmentId } = saga
     const recorded = new Fulfilment.ReportShipmentRecorded({ orderId, at })
     const trackingNumber = saga.trackingNumber ?? ""
@@ -261,7 +285,12 @@ export const make = Effect.gen(function* () {
         ],
         context(saga, "record-shipment")
       )
-      .pipe(Effect.as<Report>(recorded), unlessCancelled(saga, at))
+      .pipe(
+        Effect.map(
+          (results): Outcome => ({ report: recorded, recorded: results.at(-1)?.state as Fulfilment.FulfilmentState })
+        ),
+        unlessCancelled(saga, at)
+      )
   }
 
   /** Gives the money back: the account's debit, and the payment marked refunded. */
@@ -362,21 +391,21 @@ export const make = Effect.gen(function* () {
     )
 
   /** Takes one step of the saga and reports its outcome. */
-  const take = (step: Fulfilment.Step, saga: Saga): Effect.Effect<Report, ActorError> =>
+  const take = (step: Fulfilment.Step, saga: Saga): Effect.Effect<Outcome, ActorError> =>
     Effect.flatMap(DateTime.now, (at) => {
       switch (step) {
         case "reserve":
           return reserve(saga, at)
         case "pay":
-          return saga.method === "account" ? payByAccount(saga, at) : payByCard(saga, at)
+          return Effect.map(saga.method === "account" ? payByAccount(saga, at) : payByCard(saga, at), reported)
         case "request_shipment":
           return requestShipment(saga, at)
         case "record_shipment":
           return recordShipment(saga, at)
         case "compensate":
-          return compensate(saga, at)
+          return Effect.map(compensate(saga, at), reported)
         case "refund_late_payment":
-          return refundLatePayment(saga, at)
+          return Effect.map(refundLatePayment(saga, at), reported)
       }
     })
 

@@ -9,12 +9,15 @@ export interface HeadSignal {
   readonly publish: (position: number) => Effect.Effect<void>
   /** Resumes once the head is beyond `position`, or after `maxWait` (the polling fallback). */
   readonly awaitBeyond: (position: number, maxWait: Duration.Input) => Effect.Effect<void>
+  /** The highest position published so far. */
+  readonly head: () => number
 }
 
 export const make = (): HeadSignal => {
   let head = 0
   let waiters = new Set<() => void>()
   return {
+    head: () => head,
     publish: (position) =>
       Effect.sync(() => {
         if (position > head) head = position

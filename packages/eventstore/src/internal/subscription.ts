@@ -54,9 +54,16 @@ export const subscribe = (
   )
 }
 
+/** A caught-up consumer with skipped events not yet saved waits this long for more before it saves its checkpoint. */
+const idleCheckpointAfter = "10 millis"
+/** A consumer skipping events saves its checkpoint at least this often (in positions). */
+const maxUnsavedDistance = 10_000
+
 /**
  * Handles batches and moves the checkpoint with them. `atomically` wraps the
  * handler and the checkpoint write so that both happen or neither does.
+ * With `options.relevant`, the handler sees only those events, and the
+ * checkpoint passes the others without a write each time (`SubscribeOptions`).
  */
 export const consume = <E, R, E2>(
   reader: LogReader,
@@ -65,13 +72,34 @@ export const consume = <E, R, E2>(
   atomically: <A, E1, R1>(effect: Effect.Effect<A, E1, R1>) => Effect.Effect<A, E1 | E2, R1>
 ): Effect.Effect<never, E | E2 | EventStoreError, R> => {
   const limit = options.batchSize ?? defaultBatchSize
-  const loop = (after: number): Effect.Effect<never, E | E2 | EventStoreError, R> =>
-    Effect.flatMap(nextBatch(reader, after, limit), (batch) => {
+  const relevant = options.relevant
+  const save = (position: number) => reader.saveCheckpoint(options.name, position)
+  // `saved`: the checkpoint as stored; `after` may be ahead of it by events nobody had to act on.
+  const loop = (after: number, saved: number): Effect.Effect<never, E | E2 | EventStoreError, R> =>
+    Effect.flatMap(Effect.withTracerEnabled(reader.readAll({ after, limit }), false), (batch) => {
       const last = batch.at(-1)
-      if (last === undefined) return loop(after)
-      return atomically(Effect.andThen(handle(batch), reader.saveCheckpoint(options.name, last.position))).pipe(
-        Effect.flatMap(() => loop(last.position))
-      )
+      if (last === undefined) {
+        if (saved >= after) {
+          return Effect.andThen(reader.signal.awaitBeyond(after, reader.pollInterval), loop(after, saved))
+        }
+        // Caught up with skipped events unsaved: if nothing comes for a moment, save where this stands.
+        return Effect.andThen(
+          reader.signal.awaitBeyond(after, idleCheckpointAfter),
+          Effect.suspend(() =>
+            reader.signal.head() > after ? loop(after, saved) : Effect.andThen(save(after), loop(after, after))
+          )
+        )
+      }
+      const events = relevant === undefined ? batch : batch.filter(relevant)
+      if (events.length > 0) {
+        return atomically(Effect.andThen(handle(events), save(last.position))).pipe(
+          Effect.flatMap(() => loop(last.position, last.position))
+        )
+      }
+      if (last.position - saved >= maxUnsavedDistance) {
+        return Effect.andThen(save(last.position), loop(last.position, last.position))
+      }
+      return loop(last.position, saved)
     })
-  return Effect.flatMap(startOf(reader, options), loop)
+  return Effect.flatMap(startOf(reader, options), (start) => loop(start, start))
 }
