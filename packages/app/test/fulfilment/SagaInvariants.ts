@@ -176,7 +176,7 @@ export const check = (scenario: Scenario, outcome: Outcome) =>
       if (onHand < 0 || reserved < 0 || available < 0 || shipped < 0) {
         fail(`${name}: on hand ${onHand}, reserved ${reserved}, available ${available}, shipped ${shipped}`)
       }
-      const held = Object.entries(product.reservations)
+      const held = Object.entries(InventoryItem.reservationsOf(product))
       const heldSum = held.reduce((sum, [, quantity]) => sum + quantity, 0)
       if (heldSum !== reserved) fail(`${name}: reserved ${reserved}, but its reservations add up to ${heldSum}`)
       for (const [orderId, quantity] of held) {
@@ -246,7 +246,7 @@ export const check = (scenario: Scenario, outcome: Outcome) =>
         if (repeated(types).length > 0) fail(`${name}: for ${nameOf(orderId)}: ${types.join(" → ")}`)
         if (types[0] !== "AccountDebited") fail(`${name}: ${nameOf(orderId)} refunded before any debit`)
       }
-      for (const [orderId, debit] of Object.entries(account.debits)) {
+      for (const [orderId, debit] of Object.entries(PaymentAccount.debitsOf(account))) {
         const i = outcome.orderIds.indexOf(orderId)
         const plan = scenario.orders[i]
         if (plan === undefined || plan.payment !== "account" || outcome.userIds[plan.user] !== userId) {
@@ -265,7 +265,8 @@ export const check = (scenario: Scenario, outcome: Outcome) =>
       const s = orderId === undefined ? undefined : status.get(orderId)
       if (plan.payment !== "account" || orderId === undefined || (s !== "SHIPPED" && s !== "DELIVERED")) continue
       const account = yield* stateOf(PaymentAccount.PaymentAccount, outcome.userIds[plan.user]!)
-      if (account._tag !== "Account" || account.debits[orderId] === undefined) fail(`o${i} shipped with no debit`)
+      if (account._tag !== "Account" || PaymentAccount.debitsOf(account)[orderId] === undefined)
+        fail(`o${i} shipped with no debit`)
     }
     return violations
   })

@@ -9,7 +9,7 @@
  */
 import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
-import { lookup, withEntry, withEntryBounded, withoutEntry } from "../internal/Records.ts"
+import { emptyEntries, emptyWindow, lookup, lookupIn, withEntry, withLatest, withoutEntry } from "../internal/Keyed.ts"
 import { InventoryCommand } from "./InventoryCommands.ts"
 import {
   InvalidQuantity,
@@ -64,7 +64,7 @@ export const decide = (command: InventoryCommand, state: InventoryState): Decisi
           ? ignore
           : reject(new ReservationMismatch({ sku, orderId, reserved: held, requested: quantity }))
       }
-      if (lookup(state.settled, orderId) !== undefined) return ignore
+      if (lookupIn(state.settled, orderId) !== undefined) return ignore
       if (quantity > available(state)) {
         return reject(new OutOfStock({ sku, orderId, requested: quantity, available: available(state) }))
       }
@@ -80,7 +80,7 @@ export const decide = (command: InventoryCommand, state: InventoryState): Decisi
       if (held !== undefined) {
         return accept(new StockShipped({ sku, orderId: command.orderId, quantity: held, at: command.at }))
       }
-      return lookup(state.settled, command.orderId) === "shipped"
+      return lookupIn(state.settled, command.orderId) === "shipped"
         ? ignore
         : reject(new NoReservation({ sku, orderId: command.orderId }))
     }
@@ -100,8 +100,8 @@ export const evolve = (state: InventoryState, event: InventoryEvent): InventoryS
       reserved: 0,
       shipped: 0,
       received: event.initialStock,
-      reservations: {},
-      settled: {},
+      reservations: emptyEntries(),
+      settled: emptyWindow(),
       updatedAt: event.at
     }
   }
@@ -126,7 +126,7 @@ export const evolve = (state: InventoryState, event: InventoryEvent): InventoryS
         ...state,
         reserved: state.reserved - event.quantity,
         reservations: withoutEntry(state.reservations, event.orderId),
-        settled: withEntryBounded(state.settled, event.orderId, "released", settledWindow),
+        settled: withLatest(state.settled, event.orderId, "released", settledWindow),
         updatedAt: event.at
       }
     case "StockShipped":
@@ -136,7 +136,7 @@ export const evolve = (state: InventoryState, event: InventoryEvent): InventoryS
         reserved: state.reserved - event.quantity,
         shipped: state.shipped + event.quantity,
         reservations: withoutEntry(state.reservations, event.orderId),
-        settled: withEntryBounded(state.settled, event.orderId, "shipped", settledWindow),
+        settled: withLatest(state.settled, event.orderId, "shipped", settledWindow),
         updatedAt: event.at
       }
   }

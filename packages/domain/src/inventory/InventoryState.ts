@@ -8,12 +8,14 @@
  *
  * Why a window and not every order ever: a SKU lives as long as the shop, and
  * a record of all its orders would grow without bound in memory and in every
- * snapshot, and cost more to copy at each event. What the window forgets, the
+ * snapshot. (Both maps are persistent (`internal/Keyed.ts`): an event updates
+ * them without copying every entry.) What the window forgets, the
  * actor runtime still covers: the saga sends each reservation under a
  * deterministic command id, and a repeat of it maps to the same event ids, so
  * the store refuses it as a duplicate however old it is.
  */
 import { Schema } from "effect"
+import { EntriesOf, entriesToRecord, WindowOf, windowToRecord } from "../internal/Keyed.ts"
 import { Currency, Money } from "../Money.ts"
 
 export const NotDefined = Schema.TaggedStruct("NotDefined", {})
@@ -33,8 +35,8 @@ export const Product = Schema.TaggedStruct("Product", {
   reserved: Schema.Int,
   shipped: Schema.Int,
   received: Schema.Int,
-  reservations: Schema.Record(Schema.String, Schema.Int),
-  settled: Schema.Record(Schema.String, ReservationOutcome),
+  reservations: EntriesOf(Schema.Int),
+  settled: WindowOf(ReservationOutcome),
   updatedAt: Schema.DateTimeUtcFromString
 })
 export type Product = typeof Product.Type
@@ -43,6 +45,12 @@ export const InventoryState = Schema.Union([NotDefined, Product]).pipe(Schema.to
 export type InventoryState = typeof InventoryState.Type
 
 export const initialState: InventoryState = { _tag: "NotDefined" }
+
+/** The open reservations, order id → quantity (a copy, for readers and checks). */
+export const reservationsOf = (product: Product): Record<string, number> => entriesToRecord(product.reservations)
+
+/** The closed reservations remembered, oldest first (a copy, for readers and checks). */
+export const settledOf = (product: Product): Record<string, ReservationOutcome> => windowToRecord(product.settled)
 
 /** What can still be reserved: on_hand − reserved. */
 export const available = (product: Product): number => product.onHand - product.reserved

@@ -12,7 +12,7 @@
  */
 import type { Aggregate } from "../Decider.ts"
 import { accept, type Decision, ignore, reject } from "../Decision.ts"
-import { lookup, withEntry, withEntryBounded } from "../internal/Records.ts"
+import { emptyWindow, lookupIn, withLatest } from "../internal/Keyed.ts"
 import * as Money from "../Money.ts"
 import { PaymentAccountCommand } from "./PaymentAccountCommands.ts"
 import {
@@ -58,7 +58,7 @@ export const decide = (
     case "DebitAccount": {
       const { txId, orderId, amount, at } = command
       if (!(amount > 0)) return reject(new InvalidAmount({ userId, amount, reason: "a debit must be positive" }))
-      if (lookup(state.debits, orderId) !== undefined) return ignore
+      if (lookupIn(state.debits, orderId) !== undefined) return ignore
       if (amount > balance) return reject(new InsufficientFunds({ userId, orderId, balance, requested: amount }))
       return accept(
         new AccountDebited({ userId, txId, orderId, amount, balanceAfter: Money.subtract(balance, amount), at })
@@ -66,7 +66,7 @@ export const decide = (
     }
     case "RefundDebit": {
       const { txId, orderId, at } = command
-      const debit = lookup(state.debits, orderId)
+      const debit = lookupIn(state.debits, orderId)
       if (debit === undefined) return reject(new NothingToRefund({ userId, orderId }))
       if (debit.refunded) return ignore
       const amount = debit.amount
@@ -90,7 +90,7 @@ export const evolve = (state: PaymentAccountState, event: PaymentAccountEvent): 
       toppedUp: Money.zero,
       debited: Money.zero,
       refunded: Money.zero,
-      debits: {},
+      debits: emptyWindow(),
       openedAt: event.at,
       updatedAt: event.at
     }
@@ -112,7 +112,7 @@ export const evolve = (state: PaymentAccountState, event: PaymentAccountEvent): 
         ...state,
         balance,
         debited: Money.add(state.debited, event.amount),
-        debits: withEntryBounded(
+        debits: withLatest(
           state.debits,
           event.orderId,
           { txId: event.txId, amount: event.amount, refunded: false },
@@ -123,13 +123,15 @@ export const evolve = (state: PaymentAccountState, event: PaymentAccountEvent): 
     }
     case "DebitRefunded": {
       const balance = Money.add(state.balance, event.amount)
-      const debit = lookup(state.debits, event.orderId)
+      const debit = lookupIn(state.debits, event.orderId)
       return {
         ...state,
         balance,
         refunded: Money.add(state.refunded, event.amount),
         debits:
-          debit === undefined ? state.debits : withEntry(state.debits, event.orderId, { ...debit, refunded: true }),
+          debit === undefined
+            ? state.debits
+            : withLatest(state.debits, event.orderId, { ...debit, refunded: true }, debitWindow),
         updatedAt: event.at
       }
     }

@@ -17,6 +17,7 @@
  * account in between.
  */
 import { Schema } from "effect"
+import { WindowOf, windowToRecord } from "../internal/Keyed.ts"
 import { Currency, Money } from "../Money.ts"
 
 export const OrderDebit = Schema.Struct({
@@ -38,7 +39,7 @@ export const Account = Schema.TaggedStruct("Account", {
   toppedUp: Money,
   debited: Money,
   refunded: Money,
-  debits: Schema.Record(Schema.String, OrderDebit),
+  debits: WindowOf(OrderDebit),
   openedAt: Schema.DateTimeUtcFromString,
   updatedAt: Schema.DateTimeUtcFromString
 })
@@ -48,3 +49,6 @@ export const PaymentAccountState = Schema.Union([NoAccount, Account]).pipe(Schem
 export type PaymentAccountState = typeof PaymentAccountState.Type
 
 export const initialState: PaymentAccountState = { _tag: "NoAccount" }
+
+/** The debits remembered, order id → debit, oldest first (a copy, for readers and checks). */
+export const debitsOf = (account: Account): Record<string, OrderDebit> => windowToRecord(account.debits)

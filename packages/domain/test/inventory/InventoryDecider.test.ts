@@ -14,10 +14,12 @@ import {
   ReservationMismatch,
   Reserve,
   Restock,
+  reservationsOf,
   StockReleased,
   StockReserved,
   StockRestocked,
   StockShipped,
+  settledOf,
   settledWindow
 } from "../../src/inventory/index.ts"
 import * as Money from "../../src/Money.ts"
@@ -119,7 +121,7 @@ describe("InventoryItem", () => {
           .then([reserved1])
       )
       assert.deepStrictEqual([state.onHand, state.reserved, available(state)], [10, 4, 6])
-      assert.deepStrictEqual(state.reservations, { [o1]: 4 })
+      assert.deepStrictEqual(reservationsOf(state), { [o1]: 4 })
     })
 
     it("reserves everything that is available", () => {
@@ -178,7 +180,7 @@ describe("InventoryItem", () => {
           .then([new StockReleased({ sku, orderId: o1, quantity: 4, at: at(2) })])
       )
       assert.deepStrictEqual([state.onHand, state.reserved, available(state)], [10, 0, 10])
-      assert.deepStrictEqual(state.reservations, {})
+      assert.deepStrictEqual(reservationsOf(state), {})
     })
 
     it("ships it: on hand and reserved fall, shipped rises", () => {
@@ -199,7 +201,7 @@ describe("InventoryItem", () => {
           .when(new Release({ sku, orderId: o1, at: at(3) }))
           .then([new StockReleased({ sku, orderId: o1, quantity: 4, at: at(3) })])
       )
-      assert.deepStrictEqual(state.reservations, { [o2]: 3 })
+      assert.deepStrictEqual(reservationsOf(state), { [o2]: 3 })
       assert.strictEqual(state.reserved, 3)
     })
   })
@@ -257,7 +259,7 @@ describe("InventoryItem", () => {
           .when(new Restock({ sku, quantity: 1, at: at(4) }))
           .then([new StockRestocked({ sku, quantity: 1, at: at(4) })])
       )
-      const settled = Object.keys(state.settled)
+      const settled = Object.keys(settledOf(state))
       assert.strictEqual(settled.length, settledWindow)
       assert.deepStrictEqual([settled[0], settled.at(-1)], ["later-0", `later-${settledWindow - 1}`])
       assert.deepStrictEqual([state.onHand, state.reserved, state.shipped, state.received], [7, 0, 4, 11])

@@ -12,10 +12,12 @@ import {
   Release,
   Reserve,
   Restock,
+  reservationsOf,
   StockReleased,
   StockReserved,
   StockRestocked,
-  StockShipped
+  StockShipped,
+  settledOf
 } from "../../src/inventory/index.ts"
 import * as Money from "../../src/Money.ts"
 import { assertJsonRoundTrip, at } from "../Fixtures.ts"
@@ -58,7 +60,7 @@ const invariant = (state: InventoryState, events: ReadonlyArray<InventoryEvent>)
   assert.isAtLeast(available(state), 0)
   assert.strictEqual(
     state.reserved,
-    Object.values(state.reservations).reduce((a, b) => a + b, 0)
+    Object.values(reservationsOf(state)).reduce((a, b) => a + b, 0)
   )
   // Conserved: initial + restocked = on_hand + shipped.
   const initial = events[0]?._tag === "ProductDefined" ? events[0].initialStock : assert.fail("first event")
@@ -73,7 +75,7 @@ const invariant = (state: InventoryState, events: ReadonlyArray<InventoryEvent>)
       1
     )
   }
-  for (const id of Object.keys(state.settled)) assert.isFalse(Object.hasOwn(state.reservations, id))
+  for (const id of Object.keys(settledOf(state))) assert.isFalse(Object.hasOwn(reservationsOf(state), id))
   assert.strictEqual(
     count(events, (e) => e._tag === "ProductDefined"),
     1

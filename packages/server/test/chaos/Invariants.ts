@@ -27,7 +27,7 @@
  */
 
 import { Orders } from "@agora/app"
-import { Fulfilment, InventoryItem, Order, type Payment, type PaymentAccount, type Shipment } from "@agora/domain"
+import { Fulfilment, InventoryItem, Order, type Payment, PaymentAccount, type Shipment } from "@agora/domain"
 import type { Client } from "./Client.ts"
 import { mapLimit, sleep } from "./Concurrency.ts"
 import type { StoredEvent, World } from "./EventLog.ts"
@@ -258,7 +258,7 @@ export const check = async (options: CheckOptions): Promise<CheckResult> => {
     if (onHand < 0 || reserved < 0 || available < 0 || shipped < 0) {
       fail(`${sku}: on hand ${onHand}, reserved ${reserved}, available ${available}, shipped ${shipped}`)
     }
-    const held = Object.entries(product.reservations)
+    const held = Object.entries(InventoryItem.reservationsOf(product))
     const heldSum = held.reduce((sum, [, quantity]) => sum + quantity, 0)
     if (heldSum !== reserved) fail(`${sku}: reserved ${reserved}, but its reservations add up to ${heldSum}`)
     for (const [orderId, quantity] of held) {
@@ -379,7 +379,7 @@ const checkUser = async (
     if (repeated(types).length > 0) fail(`${u}: for order ${orderId}: ${types.join(" → ")}`)
     if (types[0] !== "AccountDebited") fail(`${u}: order ${orderId} refunded before any debit`)
   }
-  for (const [orderId, debit] of Object.entries(account.debits)) {
+  for (const [orderId, debit] of Object.entries(PaymentAccount.debitsOf(account))) {
     const order = world.orders.get(orderId)
     if (order === undefined || order.paymentMethod !== "account" || order.userId !== user.userId) {
       fail(`${u}: debited for order ${orderId}, which it does not pay by account`)
@@ -393,7 +393,7 @@ const checkUser = async (
   for (const [orderId, order] of world.orders) {
     if (order.userId !== user.userId || order.paymentMethod !== "account") continue
     const s = status.get(orderId)
-    if ((s === "SHIPPED" || s === "DELIVERED") && account.debits[orderId] === undefined) {
+    if ((s === "SHIPPED" || s === "DELIVERED") && PaymentAccount.debitsOf(account)[orderId] === undefined) {
       fail(`${u}: order ${orderId} shipped with no debit`)
     }
   }
