@@ -13,7 +13,12 @@
  * measuring costs the server nothing. Orders still unpaid at the end count
  * as not done. Also reported: the outbox backlog after the run and the relay's
  * throughput while draining it.
+ *
+ * `--split [--clients=64]`: instead, the CPU each part of the run uses per
+ * order, with the server split into an API process and a workers process
+ * (see `splitAt`).
  */
+import { readFileSync } from "node:fs"
 import { parseArgs } from "@agora/testkit/load"
 import { prepareClients, runClosedLoop, startServer, summarisePaid } from "./saga-load.ts"
 
@@ -45,6 +50,77 @@ const runAt = async (clients: number): Promise<Row> => {
   } finally {
     await server.stop()
   }
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/**
+ * `--split`: where the CPU goes per order. The server runs as two processes on
+ * one database, `ROLE=api` and `ROLE=workers,simulators`, with RabbitMQ between
+ * them (`AMQP_URL`, default the machine's); each process's CPU time during the
+ * load (from /proc) is divided by the orders placed, and so is this process's
+ * (the load generator's).
+ */
+const splitAt = async (clients: number) => {
+  const env = { AMQP_URL: process.env.AMQP_URL || "amqp://guest:guest@127.0.0.1:5672" }
+  const database = `agora_bench_saga_split_${clients}`
+  const api = await startServer({ database, env: { ...env, ROLE: "api" } })
+  const workers = await startServer({ database, attach: true, env: { ...env, ROLE: "workers,simulators" } }).catch(
+    async (error) => {
+      await api.stop()
+      throw error
+    }
+  )
+  try {
+    const tokens = await prepareClients(api.base, clients)
+    const pids = { api: api.child.pid!, workers: workers.child.pid!, load: process.pid }
+    const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]))
+    const run = await runClosedLoop(api.base, tokens, duration)
+    const cpu = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid) - before[name]!]))
+    await new Promise((r) => setTimeout(r, 3000))
+    const paid = await summarisePaid(api.databaseUrl, run, duration)
+    return { clients, placed: run.placed, ...paid, cpu }
+  } finally {
+    await workers.stop()
+    await api.stop()
+  }
+}
+
+if (args.split === "true") {
+  const clients = clientCounts.at(-1)!
+  const r = await splitAt(clients)
+  const perOrder = (seconds: number) => ((seconds * 1000) / Math.max(1, r.placed)).toFixed(1)
+  console.log(`\nCPU per order, server split in two processes, ${clients} clients, ${duration} s\n`)
+  console.log(
+    "| orders placed | paid/s | p50 ms | p99 ms | API CPU s (ms/order) | workers CPU s (ms/order) | load CPU s (ms/order) |"
+  )
+  console.log("|---:|---:|---:|---:|---:|---:|---:|")
+  console.log(
+    `| ${r.placed} | ${Math.round(r.paidPerS)} | ${Math.round(r.p50)} | ${Math.round(r.p99)} | ` +
+      `${r.cpu.api!.toFixed(2)} (${perOrder(r.cpu.api!)}) | ${r.cpu.workers!.toFixed(2)} (${perOrder(r.cpu.workers!)}) | ` +
+      `${r.cpu.load!.toFixed(2)} (${perOrder(r.cpu.load!)}) |`
+  )
+  if (args.json === "true") {
+    console.log(
+      JSON.stringify({
+        split: true,
+        clients,
+        orders_placed: r.placed,
+        orders_to_paid_per_s: Math.round(r.paidPerS),
+        p99_time_to_paid_ms: Math.round(r.p99),
+        cpu_ms_per_order: {
+          api: Number(perOrder(r.cpu.api!)),
+          workers: Number(perOrder(r.cpu.workers!)),
+          load: Number(perOrder(r.cpu.load!))
+        }
+      })
+    )
+  }
+  process.exit(0)
 }
 
 const rows: Array<Row> = []
