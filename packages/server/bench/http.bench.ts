@@ -106,6 +106,8 @@ const server = start([...profile, mainTs], {
   RATE_LIMIT_CAPACITY: "1000000000",
   RATE_LIMIT_REFILL_PER_SECOND: "1000000000",
   RATE_LIMIT_REDIS_PREFIX: `agora:bench:${Date.now()}:`,
+  // Logs as the image writes them (`NODE_ENV=production`), not the development default (`pretty`).
+  LOG_FORMAT: "json",
   // `--env=K=V,K2=V2`: extra server configuration, to see what a setting costs.
   ...Object.fromEntries(
     (args.env ?? "")

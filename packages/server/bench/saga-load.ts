@@ -96,6 +96,8 @@ export const startServer = async (options: ServerOptions): Promise<Server> => {
       ADMIN_PASSWORD: "admin-password-123",
       RATE_LIMIT_CAPACITY: "1000000000",
       RATE_LIMIT_REFILL_PER_SECOND: "1000000000",
+      // Logs as the image writes them (`NODE_ENV=production`), not the development default (`pretty`).
+      LOG_FORMAT: "json",
       ...options.env
     },
     stdio: options.ipc === true ? ["ignore", "ignore", "inherit", "ipc"] : ["ignore", "ignore", "inherit"]
