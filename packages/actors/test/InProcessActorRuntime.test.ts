@@ -7,19 +7,8 @@ import { Effect, Layer, Option } from "effect"
 import { ActorRuntime, InProcessActorRuntime, part } from "../src/index.ts"
 import { Counter, type CounterEvent, increment } from "./fixtures/Counter.ts"
 
-/** A runtime and its own event store instance: what a second process would have. */
+/** A runtime and its own event store instance: what a second process would have; its reads are counted. */
 const processOn = (options: InProcessActorRuntime.Options = {}) =>
-  Effect.gen(function* () {
-    const { eventStore, snapshotStore } = yield* PgEventStore.make()
-    const runtime = yield* InProcessActorRuntime.make(options).pipe(
-      Effect.provideService(EventStore, eventStore),
-      Effect.provideService(SnapshotStore, snapshotStore)
-    )
-    return { runtime, eventStore, snapshotStore }
-  })
-
-/** `processOn`, with its reads of streams and snapshots counted. */
-const countedProcessOn = (options: InProcessActorRuntime.Options = {}) =>
   Effect.gen(function* () {
     const { eventStore, snapshotStore } = yield* PgEventStore.make()
     const reads = { streams: 0, snapshots: 0 }
@@ -43,7 +32,7 @@ const countedProcessOn = (options: InProcessActorRuntime.Options = {}) =>
       Effect.provideService(EventStore, counted),
       Effect.provideService(SnapshotStore, countedSnapshots)
     )
-    return { runtime, eventStore, reads }
+    return { runtime, eventStore, snapshotStore, reads }
   })
 
 const storedCount = (eventStore: EventStore["Service"], id: string) =>
@@ -183,7 +172,7 @@ layer(TestDatabase.layer("actors", { maxConnections: 20 }), { excludeTestService
 
     it.effect("an instance expected new is not read first; when the guess is wrong, what is stored decides", () =>
       Effect.gen(function* () {
-        const { runtime, reads } = yield* countedProcessOn({ cellsMayBeStale: true })
+        const { runtime, reads } = yield* processOn({ cellsMayBeStale: true })
         const fresh = randomUUID()
         const first = yield* runtime.send(Counter, fresh, increment(2), { expectNew: true })
         assert.deepStrictEqual([first.state.count, first.version], [2, 1])
@@ -222,7 +211,7 @@ layer(TestDatabase.layer("actors", { maxConnections: 20 }), { excludeTestService
 
     it.effect("a read that accepts a stale state is answered from memory; others catch the cell up first", () =>
       Effect.gen(function* () {
-        const { runtime, reads } = yield* countedProcessOn({ cellsMayBeStale: true })
+        const { runtime, reads } = yield* processOn({ cellsMayBeStale: true })
         const other = yield* processOn()
         const id = randomUUID()
         yield* runtime.send(Counter, id, { _tag: "SetLimit", limit: 10 })

@@ -155,7 +155,7 @@ export const make = (options: Options = {}) =>
       // The handler and the checkpoint run without an interruption point between them.
       consume: (subscribeOptions, handle) =>
         Subscription.consume(reader, subscribeOptions, handle, Effect.uninterruptible),
-      follow: (subscribeOptions, handle) => Subscription.consume(reader, subscribeOptions, handle, (effect) => effect),
+      follow: (subscribeOptions, handle) => Subscription.follow(reader, subscribeOptions, handle),
       ping: Effect.void
     })
 

@@ -297,7 +297,7 @@ export const make = (options: Options = {}) =>
             .withTransaction(effect)
             .pipe(Effect.mapError((error) => (isSqlError(error) ? storeError("consume")(error) : error)))
         ),
-      follow: (subscribeOptions, handle) => Subscription.consume(reader, subscribeOptions, handle, (effect) => effect),
+      follow: (subscribeOptions, handle) => Subscription.follow(reader, subscribeOptions, handle),
       ping: sql`SELECT 1`.pipe(Effect.asVoid, Effect.mapError(storeError("ping")))
     })
 

@@ -382,12 +382,7 @@ export const eventStoreContract = <E>(adapter: string, storeLayer: Layer.Layer<E
   })
 
 /** Polls a condition every 10 ms, for at most 10 s. */
-export const waitUntil = (condition: () => boolean) =>
-  Effect.sync(condition).pipe(
-    Effect.flatMap((done) => (done ? Effect.void : Effect.fail("not yet" as const))),
-    Effect.retry({ times: 1000, schedule: Schedule.spaced("10 millis") }),
-    Effect.orDie
-  )
+export const waitUntil = (condition: () => boolean) => waitUntilEffect(Effect.sync(condition))
 
 /** Waits until `condition` succeeds with true (polling every 10 ms, for at most about 10 s). */
 export const waitUntilEffect = <E>(condition: Effect.Effect<boolean, E>) =>

@@ -29,22 +29,8 @@ export const freePort = async () => {
   return address.port
 }
 
-export const post = async (url: string, body: unknown, token?: string) => {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
-    },
-    body: JSON.stringify(body)
-  })
-  const json = (await response.json()) as Record<string, unknown>
-  if (!response.ok) throw new Error(`${url}: ${response.status} ${JSON.stringify(json)}`)
-  return json
-}
-
 /**
- * The closed loop's HTTP client: node:http over kept-alive connections. It
+ * The load's HTTP client: node:http over kept-alive connections. It
  * shares the machine's two cores with the server, and undici's `fetch` cost
  * it about 3 ms of CPU per order (POST and live status; `bench:saga --split`).
  */
@@ -76,19 +62,19 @@ const request = (
     req.end(options.body)
   })
 
-/** `post` over the closed loop's client. */
-const postFast = async (url: string, body: unknown, token: string) => {
+/** A JSON POST (with a bearer token when given); its JSON answer, or an error for a non-2xx status. */
+export const post = async (url: string, body: unknown, token?: string) => {
   const payload = JSON.stringify(body)
   const response = await request(url, {
     method: "POST",
     headers: {
       "content-type": "application/json",
       "content-length": String(Buffer.byteLength(payload)),
-      authorization: `Bearer ${token}`
+      ...(token === undefined ? {} : { authorization: `Bearer ${token}` })
     },
     body: payload
   })
-  if (response.status >= 300) throw new Error(`${url}: ${response.status} ${response.body}`)
+  if (response.status < 200 || response.status >= 300) throw new Error(`${url}: ${response.status} ${response.body}`)
   return JSON.parse(response.body) as Record<string, unknown>
 }
 
@@ -269,7 +255,7 @@ export const runClosedLoop = async (
       const base = servers[client % servers.length]!
       while (performance.now() < deadline) {
         const at = performance.now()
-        const order = await postFast(
+        const order = await post(
           `${base}/api/orders`,
           {
             items: [

@@ -280,8 +280,11 @@ export const make = Effect.gen(function* () {
       return yield* Effect.die(`fulfilment of ${orderId}: more than ${maxSteps} steps for one report`)
     })
 
-  /** One batch of the log (the reports of `partition`'s orders): each order's reports in order, orders concurrently. */
-  const handleBatch = (batch: ReadonlyArray<RecordedEvent>, partition: Partition) =>
+  /**
+   * One batch of the log, already only `partition`'s (`relevantTo`): each order's reports in order, orders
+   * concurrently.
+   */
+  const handleBatch = (batch: ReadonlyArray<RecordedEvent>) =>
     Effect.gen(function* () {
       const byOrder = new Map<
         string,
@@ -290,7 +293,6 @@ export const make = Effect.gen(function* () {
       for (const recorded of batch) {
         const found = yield* reportOf(recorded)
         if (found === undefined) continue
-        if (partition.of > 1 && partitionOf(found.orderId, partition.of) !== partition.index) continue
         const report = { report: found.report, cause: recorded.eventId }
         const reports = byOrder.get(found.orderId)
         if (reports === undefined) byOrder.set(found.orderId, [report])
@@ -333,9 +335,7 @@ export const make = Effect.gen(function* () {
       const name = checkpointNames(partition.of)[partition.index]!
       const start = yield* startOf(name)
       // The checkpoint moves after each batch with reports for this partition; past the rest of the log lazily.
-      yield* store.follow({ name, from: { after: start }, relevant: relevantTo(partition) }, (batch) =>
-        handleBatch(batch, partition)
-      )
+      yield* store.follow({ name, from: { after: start }, relevant: relevantTo(partition) }, handleBatch)
     }).pipe(
       Effect.tapCause((cause) => Effect.logError("fulfilment saga failed; restarting", cause)),
       // Any cause, defects too: effect's `withTransaction` ends in a defect, not a failure, when its ROLLBACK fails

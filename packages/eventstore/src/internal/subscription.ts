@@ -28,12 +28,15 @@ const startOf = (reader: LogReader, options: SubscribeOptions) => {
 }
 
 /**
- * The next batch after `after`, waiting for an append when there is none yet.
- * The reads are untraced: a subscription polls, and what it does with a batch
- * is what traces follow.
+ * The page of the log after `after`, untraced: a subscription polls, and what
+ * it does with a batch is what traces follow.
  */
+const readPage = (reader: LogReader, after: number, limit: number) =>
+  Effect.withTracerEnabled(reader.readAll({ after, limit }), false)
+
+/** The next batch after `after`, waiting for an append when there is none yet. */
 const nextBatch = (reader: LogReader, after: number, limit: number) =>
-  Effect.flatMap(Effect.withTracerEnabled(reader.readAll({ after, limit }), false), (batch) =>
+  Effect.flatMap(readPage(reader, after, limit), (batch) =>
     batch.length > 0 ? Effect.succeed(batch) : Effect.as(reader.signal.awaitBeyond(after, reader.pollInterval), batch)
   )
 
@@ -76,7 +79,7 @@ export const consume = <E, R, E2>(
   const save = (position: number) => reader.saveCheckpoint(options.name, position)
   // `saved`: the checkpoint as stored; `after` may be ahead of it by events nobody had to act on.
   const loop = (after: number, saved: number): Effect.Effect<never, E | E2 | EventStoreError, R> =>
-    Effect.flatMap(Effect.withTracerEnabled(reader.readAll({ after, limit }), false), (batch) => {
+    Effect.flatMap(readPage(reader, after, limit), (batch) => {
       const last = batch.at(-1)
       if (last === undefined) {
         if (saved >= after) {
@@ -103,3 +106,10 @@ export const consume = <E, R, E2>(
     })
   return Effect.flatMap(startOf(reader, options), (start) => loop(start, start))
 }
+
+/** `consume` without a transaction around the handler and the checkpoint (`EventStore.follow`). */
+export const follow = <E, R>(
+  reader: LogReader,
+  options: SubscribeOptions,
+  handle: (events: ReadonlyArray<RecordedEvent>) => Effect.Effect<void, E, R>
+): Effect.Effect<never, E | EventStoreError, R> => consume(reader, options, handle, (effect) => effect)
