@@ -23,6 +23,7 @@ import {
   type Generation,
   type IndexEntry,
   type IndexRangeOptions,
+  type Partition,
   ReadModelError,
   ReadModelStore,
   StaleCommit,
@@ -39,6 +40,8 @@ interface Doc {
 
 interface GenerationData {
   checkpoint: number
+  /** Partition checkpoints by `<index>/<of>`, as the Redis adapter's hash. */
+  readonly partitions: Map<string, number>
   readonly docs: Map<string, Doc>
   readonly indexes: Map<string, SortedIndex>
   sweptAt: number
@@ -88,7 +91,7 @@ export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => 
     const gens = projectionData(name).generations
     let data = gens.get(generation)
     if (data === undefined) {
-      data = { checkpoint: 0, docs: new Map(), indexes: new Map(), sweptAt: now }
+      data = { checkpoint: 0, partitions: new Map(), docs: new Map(), indexes: new Map(), sweptAt: now }
       gens.set(generation, data)
     }
     return data
@@ -134,8 +137,11 @@ export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => 
     const found = existing(projection, n)?.checkpoint ?? 0
     if (options.requireActive && activeOf(projection) !== n)
       return new StaleCommit({ projection, generation: n, reason: "not_active", found })
-    if (found !== options.expectedCheckpoint)
-      return new StaleCommit({ projection, generation: n, reason: "checkpoint_moved", found })
+    const { partition } = options
+    const field = partition === undefined ? undefined : `${partition.index}/${partition.of}`
+    const own = field === undefined ? found : (existing(projection, n)?.partitions.get(field) ?? 0)
+    if (own !== options.expectedCheckpoint)
+      return new StaleCommit({ projection, generation: n, reason: "checkpoint_moved", found: own })
     const data = created(projection, n, now)
     for (const write of options.writes) {
       switch (write._tag) {
@@ -168,7 +174,14 @@ export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => 
         }
       }
     }
-    data.checkpoint = options.checkpoint
+    if (partition === undefined || field === undefined) data.checkpoint = options.checkpoint
+    else {
+      data.partitions.set(field, options.checkpoint)
+      let lowest = Number.POSITIVE_INFINITY
+      for (let index = 0; index < partition.of; index++)
+        lowest = Math.min(lowest, data.partitions.get(`${index}/${partition.of}`) ?? data.checkpoint)
+      data.checkpoint = Math.max(data.checkpoint, lowest)
+    }
     sweep(data, now)
     return undefined
   }
@@ -235,6 +248,18 @@ export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => 
       Effect.sync(() => existing(generation.projection, generation.generation)?.checkpoint ?? 0)
     )
 
+  const partitionCheckpoint = (generation: Generation, partition: Partition) =>
+    Effect.flatMap(Validate.generation("partitionCheckpoint", generation.projection, generation.generation), () =>
+      Effect.flatMap(Validate.partition("partitionCheckpoint", partition), () =>
+        Effect.sync(
+          () =>
+            existing(generation.projection, generation.generation)?.partitions.get(
+              `${partition.index}/${partition.of}`
+            ) ?? 0
+        )
+      )
+    )
+
   const newGeneration = Effect.fn("MemoryReadModelStore.newGeneration")(function* (projection: string) {
     yield* Validate.projection("newGeneration", projection)
     const data = projectionData(projection)
@@ -269,8 +294,8 @@ export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => 
     let docs = 0
     for (const key of data.docs.keys()) if (liveDoc(data, key, now) !== undefined) docs++
     projections.get(projection)?.generations.delete(n)
-    // The checkpoint counts as a key, as it is one in Redis.
-    return docs + data.indexes.size + 1
+    // The checkpoint counts as a key, as it is one in Redis, and so do the partition checkpoints (one hash).
+    return docs + data.indexes.size + 1 + (data.partitions.size > 0 ? 1 : 0)
   })
 
   const generations = (projection: string) =>
@@ -309,6 +334,7 @@ export const make: Effect.Effect<ReadModelStore["Service"]> = Effect.sync(() => 
   return ReadModelStore.of({
     activeGeneration,
     checkpoint,
+    partitionCheckpoint,
     commit,
     getDocs,
     fill,

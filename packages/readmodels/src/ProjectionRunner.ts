@@ -19,15 +19,24 @@
  * projection's lease (`projection:<name>`), so one process at a time commits
  * to it (a stale runner's commit would be refused anyway: `StaleCommit`).
  *
+ * Split by stream (`partitions` > 1), each projection runs as that many
+ * partitions: partition i applies the events of the streams that hash to it
+ * (`Lease.partitionOf(streamId)`), commits its own checkpoint, and runs under
+ * its own lease (`projection:<name>/<of>/<i>`), shared out among the processes
+ * (`Lease.runPartitioned`). A document is folded from one stream, so exactly
+ * one partition writes it; indexes several streams write to (a user's orders)
+ * only get members added or removed by the streams they are about. The
+ * projection's position is the lowest of its partitions'.
+ *
  * `Projections` is what the rest of the process asks: where each projection
  * is (`position`, from this process's runner while it runs here, else from
  * the store), waiting for a position (read-your-writes), and a status per
  * projection for readiness reports.
  */
-import { EventStore, type EventStoreError, type Lease, type RecordedEvent } from "@agora/eventstore"
+import { EventStore, type EventStoreError, Lease, type RecordedEvent } from "@agora/eventstore"
 import { Cause, Clock, Context, Duration, Effect, Layer, Metric, Schedule, Stream } from "effect"
 import type { Projection, WorkingDoc } from "./Projection.ts"
-import { type Generation, type ReadModelError, ReadModelStore, StaleCommit } from "./ReadModelStore.ts"
+import { type Generation, type Partition, type ReadModelError, ReadModelStore, StaleCommit } from "./ReadModelStore.ts"
 import { WorkingSet } from "./WorkingSet.ts"
 
 /** The index of parked events in each generation; members are JSON `{position, stream_id, version, type, reason}`. */
@@ -60,9 +69,14 @@ const metricsOf = (projection: string) => {
 /** One projection's state as this process sees it. */
 export interface ProjectionStatus {
   readonly name: string
-  /** Whether this process runs it (now: with a lease, while it holds it). */
+  /** Whether this process runs it, every partition of it (now: with leases, while it holds them). */
   readonly running: boolean
+  /** How many partitions it is split into by stream (1: not split). */
+  readonly partitions: number
+  /** The partitions this process runs now. */
+  readonly partitionsHere: ReadonlyArray<number>
   readonly generation: number | undefined
+  /** The lowest position of the partitions this process ran. */
   readonly position: number
   /** The last failure of its run, if it has not committed since. */
   readonly lastError: string | undefined
@@ -80,6 +94,8 @@ export interface CommittedBatch {
 export interface RunnerOptions {
   /** Events read per query (default 1,000). */
   readonly batchSize?: number
+  /** Partitions each projection is split into by stream (default 1: not split; at most 256). */
+  readonly partitions?: number
   readonly onCommit?: (batch: CommittedBatch) => void
 }
 
@@ -188,17 +204,36 @@ const sameLog = (generation: Generation, checkpoint: number) =>
     return origin.json === first.eventId && (yield* events.headPosition) >= checkpoint
   })
 
-const runOnce = (projection: Projection, tracker: Tracker, options: RunnerOptions) =>
+/**
+ * One partition of `projection` (of `of`): the projection restricted to the
+ * events of the streams in that partition. Unchanged when not split.
+ */
+export const partitionOf = (projection: Projection, partition: Partition | undefined): Projection => {
+  if (partition === undefined) return projection
+  const { index, of } = partition
+  return {
+    ...projection,
+    handles: (event) => Lease.partitionOf(event.streamId, of) === index && projection.handles(event)
+  }
+}
+
+const runOnce = (whole: Projection, partition: Partition | undefined, tracker: Tracker, options: RunnerOptions) =>
   Effect.gen(function* () {
     const store = yield* ReadModelStore
     const events = yield* EventStore
+    const projection = partitionOf(whole, partition)
     const metrics = metricsOf(projection.name)
     const generation: Generation = {
       projection: projection.name,
       generation: yield* store.activeGeneration(projection.name)
     }
     tracker.committed.clear()
-    let checkpoint = yield* store.checkpoint(generation)
+    // Where to read from, and what the store holds for this runner (a partition's own checkpoint). A partition
+    // without one of its own, or behind the projection's (a split changed, a generation rebuilt), starts from the
+    // projection's: every event up to it is applied, and applying one again changes nothing (by version).
+    const projectionAt = yield* store.checkpoint(generation)
+    let stored = partition === undefined ? projectionAt : yield* store.partitionCheckpoint(generation, partition)
+    let checkpoint = Math.max(stored, projectionAt)
     if (checkpoint > 0 && !(yield* sameLog(generation, checkpoint))) {
       // Built from another event log (the same Redis prefix pointed at another database): start over, blue/green.
       const fresh = yield* store.newGeneration(projection.name)
@@ -219,7 +254,7 @@ const runOnce = (projection: Projection, tracker: Tracker, options: RunnerOption
     const working = new WorkingSet()
     return yield* events
       .subscribe({
-        name: `projection:${projection.name}`,
+        name: partition === undefined ? leaseName(projection.name) : partitionLeaseName(projection.name, partition),
         from: { after: checkpoint },
         batchSize: options.batchSize ?? 1_000
       })
@@ -238,10 +273,11 @@ const runOnce = (projection: Projection, tracker: Tracker, options: RunnerOption
             const { handled, parked } = applyPage(projection, page, working)
             const writes = working.flush()
             yield* store.commit(generation, {
-              expectedCheckpoint: checkpoint,
+              expectedCheckpoint: stored,
               checkpoint: last.position,
               writes,
-              requireActive: true
+              requireActive: true,
+              partition
             })
             // What is now committed, for this process's readers (before the checkpoint is announced).
             for (const write of writes) {
@@ -259,6 +295,7 @@ const runOnce = (projection: Projection, tracker: Tracker, options: RunnerOption
             }
             working.trim()
             checkpoint = last.position
+            stored = checkpoint
             advance(tracker, checkpoint)
             const now = yield* Clock.currentTimeMillis
             const lagsMs = handled.map((event) => now - event.recordedAt.getTime())
@@ -277,8 +314,13 @@ const runOnce = (projection: Projection, tracker: Tracker, options: RunnerOption
   })
 
 /** Runs one projection until interrupted: restarts at once after a refused commit, after a pause after a failure. */
-const runForever = (projection: Projection, tracker: Tracker, options: RunnerOptions) =>
-  runOnce(projection, tracker, options).pipe(
+const runForever = (
+  projection: Projection,
+  partition: Partition | undefined,
+  tracker: Tracker,
+  options: RunnerOptions
+) =>
+  runOnce(projection, partition, tracker, options).pipe(
     Effect.catchTag("StaleCommit", (stale: StaleCommit) =>
       Effect.logInfo(
         `projection ${projection.name}: generation ${stale.generation} ${stale.reason === "not_active" ? "is no longer active" : `checkpoint moved to ${stale.found}`}; restarting`
@@ -316,13 +358,17 @@ export class Projections extends Context.Service<
   }
 >()("@agora/readmodels/Projections") {}
 
-/** The lease a projection runs under, when the runner is given leases. */
+/** The lease a projection runs under, when the runner is given leases (the group of its partitions' leases). */
 export const leaseName = (projection: string) => `projection:${projection}`
+
+/** The lease of one partition of a projection split by stream: `projection:orders/4/1`. */
+export const partitionLeaseName = (projection: string, partition: Partition) =>
+  Lease.partitionName(leaseName(projection), partition.of, partition.index)
 
 /**
  * The `Projections` service for `projections`; when `run` is true this process
  * also runs them (in the background, for the layer's lifetime) — with `lease`,
- * each only while this process holds its lease.
+ * each (each partition, when split) only while this process holds its lease.
  */
 export const layer = (
   projections: ReadonlyArray<Projection>,
@@ -332,72 +378,106 @@ export const layer = (
     Projections,
     Effect.gen(function* () {
       const store = yield* ReadModelStore
-      const trackers = new Map<string, Tracker>()
+      const split = options.partitions ?? 1
+      if (!Number.isInteger(split) || split < 1 || split > 256)
+        return yield* Effect.die(new Error(`projection partitions must be 1 to 256 (got ${split})`))
+      const partitions: ReadonlyArray<Partition | undefined> =
+        split === 1 ? [undefined] : Array.from({ length: split }, (_, index) => ({ index, of: split }))
+      // Per projection, one tracker per partition (one when not split).
+      const trackers = new Map<string, ReadonlyArray<Tracker>>()
       for (const projection of projections) {
-        const tracker: Tracker = {
-          // Without a lease it runs here from the start: readers wait for this runner, not for the store.
-          running: options.run && options.lease === undefined,
-          position: 0,
-          generation: undefined,
-          lastError: undefined,
-          waiters: [],
-          committed: new Map()
-        }
-        trackers.set(projection.name, tracker)
+        const own = partitions.map(
+          (): Tracker => ({
+            // Without a lease it runs here from the start: readers wait for this runner, not for the store.
+            running: options.run && options.lease === undefined,
+            position: 0,
+            generation: undefined,
+            lastError: undefined,
+            waiters: [],
+            committed: new Map()
+          })
+        )
+        trackers.set(projection.name, own)
         if (!options.run) continue
-        const here = Effect.acquireUseRelease(
-          Effect.sync(() => {
-            tracker.running = true
-          }),
-          () => runForever(projection, tracker, options),
-          () =>
+        const here = (index: number) => {
+          const tracker = own[index]!
+          return Effect.acquireUseRelease(
             Effect.sync(() => {
-              // Another process may take over: what this one last committed is no longer the projection's.
-              tracker.running = false
-              tracker.committed.clear()
-            })
-        )
-        yield* Effect.forkScoped(
-          options.lease === undefined ? here : options.lease.run(leaseName(projection.name), here)
-        )
+              tracker.running = true
+            }),
+            () => runForever(projection, partitions[index], tracker, options),
+            () =>
+              Effect.sync(() => {
+                // Another process may take over: what this one last committed is no longer the projection's.
+                tracker.running = false
+                tracker.committed.clear()
+              })
+          )
+        }
+        const { lease } = options
+        if (lease === undefined) for (const index of own.keys()) yield* Effect.forkScoped(here(index))
+        else
+          yield* Effect.forkScoped(
+            split === 1
+              ? lease.run(leaseName(projection.name), here(0))
+              : lease.runPartitioned(leaseName(projection.name), split, here)
+          )
       }
 
       const storedPosition = (name: string) =>
         Effect.flatMap(store.activeGeneration(name), (generation) => store.checkpoint({ projection: name, generation }))
 
+      /** The projection's trackers when every partition runs here (its position is then this process's to tell). */
+      const allHere = (name: string) => {
+        const own = trackers.get(name)
+        return own?.every((tracker) => tracker.running) === true ? own : undefined
+      }
+
       const position = (name: string) => {
-        const tracker = trackers.get(name)
-        return tracker?.running === true ? Effect.succeed(tracker.position) : storedPosition(name)
+        const own = allHere(name)
+        return own === undefined
+          ? storedPosition(name)
+          : Effect.succeed(Math.min(...own.map((tracker) => tracker.position)))
+      }
+
+      /**
+       * Waits until this process's runner of one partition has committed `min`: true; false when it stopped
+       * running here first (its lease lost); fails with the store's error while the runner is failing on it.
+       */
+      const reachedHere = (tracker: Tracker, min: number) => {
+        if (tracker.position >= min) return Effect.succeed(true)
+        const woken = Effect.callback<boolean>((resume) => {
+          const waiter = { min, wake: () => resume(Effect.succeed(true)) }
+          tracker.waiters.push(waiter)
+          return Effect.sync(() => {
+            tracker.waiters = tracker.waiters.filter((w) => w !== waiter)
+          })
+        })
+        // While the runner is failing, the store may be down: then this fails with the store's error (readers
+        // answer from the event store instead of waiting in vain), rather than waiting out the timeout. When
+        // the runner stops here (its lease lost), this stops waiting for it.
+        const storeDownOrGone = Effect.gen(function* () {
+          while (tracker.running) {
+            if (tracker.lastError !== undefined) yield* store.ping
+            yield* Effect.sleep("50 millis")
+          }
+          return false
+        })
+        return Effect.raceFirst(woken, storeDownOrGone)
       }
 
       const awaitPosition = (name: string, min: number, timeout: Duration.Input) =>
         Effect.gen(function* () {
-          const tracker = trackers.get(name)
           const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(timeout)
-          if (tracker?.running === true) {
-            if (tracker.position >= min) return true
-            const woken = Effect.callback<boolean>((resume) => {
-              const waiter = { min, wake: () => resume(Effect.succeed(true)) }
-              tracker.waiters.push(waiter)
-              return Effect.sync(() => {
-                tracker.waiters = tracker.waiters.filter((w) => w !== waiter)
-              })
-            })
-            // While the runner is failing, the store may be down: then this fails with the store's error (readers
-            // answer from the event store instead of waiting in vain), rather than waiting out the timeout. When
-            // the runner stops here (its lease lost), this stops waiting for it and polls the store below.
-            const storeDownOrGone = Effect.gen(function* () {
-              while (tracker.running) {
-                if (tracker.lastError !== undefined) yield* store.ping
-                yield* Effect.sleep("50 millis")
-              }
-              return false
-            })
-            const reached = yield* Effect.raceFirst(woken, storeDownOrGone).pipe(Effect.timeoutOption(timeout))
+          const own = allHere(name)
+          if (own !== undefined) {
+            const reached = yield* Effect.forEach(own, (tracker) => reachedHere(tracker, min), {
+              concurrency: "unbounded"
+            }).pipe(Effect.timeoutOption(timeout))
             if (reached._tag === "None") return false
-            if (reached.value) return true
+            if (reached.value.every(Boolean)) return true
           }
-          // Another process runs it: poll the store.
+          // Another process runs it (or some of its partitions): poll the store.
           while ((yield* storedPosition(name)) < min) {
             if ((yield* Clock.currentTimeMillis) >= deadline) return false
             yield* Effect.sleep("10 millis")
@@ -407,22 +487,29 @@ export const layer = (
 
       const status = Effect.sync(() =>
         projections.map((projection): ProjectionStatus => {
-          const tracker = trackers.get(projection.name)
+          const own = trackers.get(projection.name) ?? []
+          const here = own.flatMap((tracker, index) => (tracker.running ? [index] : []))
           return {
             name: projection.name,
-            running: tracker?.running === true,
-            generation: tracker?.generation,
-            position: tracker?.position ?? 0,
-            lastError: tracker?.lastError
+            running: here.length === own.length && own.length > 0,
+            partitions: own.length,
+            partitionsHere: here,
+            generation: own.find((tracker) => tracker.generation !== undefined)?.generation,
+            position: own.length === 0 ? 0 : Math.min(...own.map((tracker) => tracker.position)),
+            lastError: own.find((tracker) => tracker.lastError !== undefined)?.lastError
           }
         })
       )
 
       // Not while the runner is failing: the store may be down, and readers must then fold the event store,
-      // which has the writes the runner could not commit.
+      // which has the writes the runner could not commit. A document is one partition's, the one holding it.
       const committed = (name: string, key: string) => {
-        const tracker = trackers.get(name)
-        return tracker?.running !== true || tracker.lastError !== undefined ? undefined : tracker.committed.get(key)
+        for (const tracker of trackers.get(name) ?? []) {
+          if (!tracker.running || tracker.lastError !== undefined) continue
+          const doc = tracker.committed.get(key)
+          if (doc !== undefined) return doc
+        }
+        return undefined
       }
 
       return Projections.of({ position, awaitPosition, status, committed })

@@ -19,6 +19,15 @@
  *   Redis), and only from the position the caller expects: a crash can neither
  *   apply a batch twice nor skip one, and two runners on one generation cannot
  *   both advance it.
+ * - **partition checkpoints**, when a projection runs split by stream into
+ *   `of` partitions (each applies the events of its streams, on whichever
+ *   process holds its lease): a partitioned commit moves its partition's own
+ *   checkpoint (from the position that partition expects), and the
+ *   generation's checkpoint follows the lowest of the split's partitions (one
+ *   that has not committed yet counts as the generation's checkpoint), never
+ *   moving back. So the generation's checkpoint still says "every event up to
+ *   here is applied", whatever the split, and a partition with no checkpoint of
+ *   its own (a new split, or a rebuilt generation) starts from it.
  *
  * Readers name the projection and get its active generation; writers (the
  * runner, a rebuild) name the generation explicitly.
@@ -102,14 +111,25 @@ export class StaleCommit extends Schema.TaggedError<StaleCommit>()("StaleCommit"
   found: Schema.Number
 }) {}
 
+/** One partition of a projection split by stream: `index` of `of` (2 to 256 partitions). */
+export interface Partition {
+  readonly index: number
+  readonly of: number
+}
+
 export interface CommitOptions {
-  /** The checkpoint the batch starts from; the commit is refused if the stored one differs. */
+  /**
+   * The checkpoint the batch starts from; the commit is refused if the stored one differs (the partition's own,
+   * 0 while it has none, for a partitioned commit).
+   */
   readonly expectedCheckpoint: number
   /** The checkpoint after the batch (the position of its last event). */
   readonly checkpoint: number
   readonly writes: ReadonlyArray<Write>
   /** Refuse the commit unless the generation is the projection's active one (the live runner: true; a rebuild: false). */
   readonly requireActive: boolean
+  /** Commits one partition's progress instead of the whole projection's (see the module's comment). */
+  readonly partition?: Partition | undefined
 }
 
 export interface IndexRangeOptions {
@@ -129,6 +149,11 @@ export class ReadModelStore extends Context.Service<
     readonly activeGeneration: (projection: string) => Effect.Effect<number, ReadModelError>
     /** The generation's checkpoint (0 when nothing was committed to it). */
     readonly checkpoint: (generation: Generation) => Effect.Effect<number, ReadModelError>
+    /** A partition's own checkpoint in the generation (0 while it has committed nothing). */
+    readonly partitionCheckpoint: (
+      generation: Generation,
+      partition: Partition
+    ) => Effect.Effect<number, ReadModelError>
     /** Applies `writes` and moves the checkpoint, atomically, or refuses and writes nothing. */
     readonly commit: (
       generation: Generation,

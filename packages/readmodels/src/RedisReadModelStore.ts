@@ -8,6 +8,8 @@
  *   never decreases, so a number is never reused, even after a drop);
  * - `${prefix}p:g<n>:checkpoint`: generation n's checkpoint; it also marks the
  *   generation as existing (a fill creates it at 0);
+ * - `${prefix}p:g<n>:partitions`: a hash of partition checkpoints, field
+ *   `<index>/<of>` (a projection split by stream);
  * - `${prefix}p:g<n>:d:<key>`: a document, the string `<version>|<json>`, with a
  *   PX expiry when it has a TTL (a Put without TTL removes it);
  * - `${prefix}p:g<n>:i:<key>`: an index, a ZSET.
@@ -38,6 +40,7 @@ import {
   type Generation,
   type IndexEntry,
   type IndexRangeOptions,
+  type Partition,
   ReadModelError,
   ReadModelStore,
   StaleCommit,
@@ -108,6 +111,8 @@ export const make = (redis: Redis, options: Options): Effect.Effect<ReadModelSto
     const generationKey = (projection: string, generation: number) => `${prefix}${projection}:g${generation}:`
     const checkpointKey = (projection: string, generation: number) =>
       `${generationKey(projection, generation)}checkpoint`
+    const partitionsKey = (projection: string, generation: number) =>
+      `${generationKey(projection, generation)}partitions`
 
     const activeCache = new Map<string, { readonly generation: number; readonly until: number }>()
     const remember = (projection: string, generation: number) =>
@@ -144,7 +149,9 @@ export const make = (redis: Redis, options: Options): Effect.Effect<ReadModelSto
         options.checkpoint,
         options.requireActive ? "1" : "0",
         n,
-        generationKey(projection, n)
+        generationKey(projection, n),
+        options.partition?.index ?? "",
+        options.partition?.of ?? ""
       ]
       for (const write of options.writes) {
         switch (write._tag) {
@@ -163,7 +170,7 @@ export const make = (redis: Redis, options: Options): Effect.Effect<ReadModelSto
         }
       }
       const status = yield* attempt("commit", () =>
-        client.agoraRmCommit(checkpointKey(projection, n), activeKey(projection), argv)
+        client.agoraRmCommit(checkpointKey(projection, n), activeKey(projection), partitionsKey(projection, n), argv)
       )
       if (status === "ok") return
       const colon = status.indexOf(":")
@@ -244,6 +251,18 @@ export const make = (redis: Redis, options: Options): Effect.Effect<ReadModelSto
       yield* Validate.generation("checkpoint", generation.projection, generation.generation)
       const stored = yield* attempt("checkpoint", () =>
         redis.get(checkpointKey(generation.projection, generation.generation))
+      )
+      return stored === null ? 0 : Number(stored)
+    })
+
+    const partitionCheckpoint = Effect.fn("RedisReadModelStore.partitionCheckpoint")(function* (
+      generation: Generation,
+      partition: Partition
+    ) {
+      yield* Validate.generation("partitionCheckpoint", generation.projection, generation.generation)
+      yield* Validate.partition("partitionCheckpoint", partition)
+      const stored = yield* attempt("partitionCheckpoint", () =>
+        redis.hget(partitionsKey(generation.projection, generation.generation), `${partition.index}/${partition.of}`)
       )
       return stored === null ? 0 : Number(stored)
     })
@@ -344,6 +363,7 @@ export const make = (redis: Redis, options: Options): Effect.Effect<ReadModelSto
     return ReadModelStore.of({
       activeGeneration,
       checkpoint,
+      partitionCheckpoint,
       commit,
       getDocs,
       fill,

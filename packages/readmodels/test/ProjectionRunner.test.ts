@@ -7,7 +7,7 @@
  * model disagrees with the log.
  */
 import { randomUUID } from "node:crypto"
-import { EventStore, ExpectedVersion, InMemoryEventStore, type RecordedEvent, Uuid } from "@agora/eventstore"
+import { EventStore, ExpectedVersion, InMemoryEventStore, Lease, type RecordedEvent, Uuid } from "@agora/eventstore"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, type Scope, Stream } from "effect"
 import {
@@ -63,12 +63,19 @@ const append = (streamId: string, count: number, type = "tick") =>
 
 /** A store whose commits can be made to fail: before applying (`down`) or after (`answerLost`). */
 const faulty = (store: ReadModelStore["Service"]) => {
-  const faults = { down: 0, answerLost: 0, commits: 0 }
+  const faults = { down: 0, answerLost: 0, commits: 0, putsBy: new Map<string, Set<number | undefined>>() }
   const service: ReadModelStore["Service"] = {
     ...store,
     commit: (generation, options) =>
       Effect.gen(function* () {
         faults.commits++
+        // Which partition (undefined: none) put each document.
+        for (const write of options.writes) {
+          if (write._tag !== "Put") continue
+          const by = faults.putsBy.get(write.key) ?? new Set()
+          by.add(options.partition?.index)
+          faults.putsBy.set(write.key, by)
+        }
         if (faults.down > 0) {
           faults.down--
           return yield* new ReadModelError({ operation: "commit", cause: "injected: the store is down" })
@@ -103,6 +110,8 @@ for (const adapter of adapters) {
         readonly faults: ReturnType<typeof faulty>["faults"]
         readonly projection: Projection
         readonly startRunner: Effect.Effect<Projections["Service"], never, Scope.Scope>
+        /** A runner with each projection split by stream into `partitions`. */
+        readonly startSplit: (partitions: number) => Effect.Effect<Projections["Service"], never, Scope.Scope>
         readonly counts: (streamIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<number | undefined>>
       }) => Effect.Effect<A, E, EventStore | Scope.Scope>
     ) =>
@@ -110,12 +119,14 @@ for (const adapter of adapters) {
         const { service: store, faults } = faulty(yield* adapter.store)
         const projection = counters(`counters-${randomUUID()}`)
         const events = yield* Effect.service(EventStore)
-        const startRunner = Layer.build(
-          ProjectionRunner.layer([projection], { run: true, batchSize: 7 }).pipe(
-            Layer.provide(Layer.succeed(ReadModelStore, store)),
-            Layer.provide(Layer.succeed(EventStore, events))
-          )
-        ).pipe(Effect.map((context) => Context.get(context, Projections)))
+        const startSplit = (partitions: number) =>
+          Layer.build(
+            ProjectionRunner.layer([projection], { run: true, batchSize: 7, partitions }).pipe(
+              Layer.provide(Layer.succeed(ReadModelStore, store)),
+              Layer.provide(Layer.succeed(EventStore, events))
+            )
+          ).pipe(Effect.map((context) => Context.get(context, Projections)))
+        const startRunner = startSplit(1)
         const counts = (streamIds: ReadonlyArray<string>) =>
           store
             .getDocs(
@@ -126,7 +137,7 @@ for (const adapter of adapters) {
               Effect.map((docs) => docs.map((doc) => (doc === undefined ? undefined : countCodec.decode(doc.json).n))),
               Effect.orDie
             )
-        return yield* body({ store, faults, projection, startRunner, counts })
+        return yield* body({ store, faults, projection, startRunner, startSplit, counts })
       }).pipe(Effect.scoped, Effect.provide(InMemoryEventStore.layer()))
 
     const head = Effect.flatMap(Effect.service(EventStore), (store) => store.headPosition)
@@ -231,6 +242,75 @@ for (const adapter of adapters) {
           assert.deepStrictEqual(yield* counts(["counter-a", "counter-b"]), [undefined, 4])
         })
       )
+    )
+
+    it.live(
+      "split by stream, each partition puts its own streams' documents; a new split resumes where the old one was",
+      () =>
+        withWorld(({ startRunner, startSplit, counts, faults, store, projection }) =>
+          Effect.gen(function* () {
+            const streams = Array.from({ length: 12 }, (_, i) => `counter-${i}`)
+            const expected = streams.map(() => 0)
+            const appendAll = (round: number) =>
+              Effect.forEach(streams, (streamId, i) => {
+                const n = 1 + ((i + round) % 3)
+                expected[i]! += n
+                return append(streamId, n)
+              })
+            yield* appendAll(0)
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const projections = yield* startSplit(3)
+                yield* appendAll(1)
+                const target = yield* head
+                assert.isTrue(yield* projections.awaitPosition(projection.name, target, "5 seconds"))
+                assert.deepStrictEqual(yield* counts(streams), expected)
+                assert.strictEqual(yield* projections.position(projection.name), target)
+                const [status] = yield* projections.status
+                assert.deepInclude(status, {
+                  running: true,
+                  partitions: 3,
+                  partitionsHere: [0, 1, 2],
+                  position: target
+                })
+                assert.deepStrictEqual(projections.committed(projection.name, "count:counter-5"), {
+                  version: expected[5]!,
+                  value: { n: expected[5] }
+                })
+                const generation = { projection: projection.name, generation: 1 }
+                for (let index = 0; index < 3; index++)
+                  assert.strictEqual(yield* store.partitionCheckpoint(generation, { index, of: 3 }), target)
+                assert.strictEqual(yield* store.checkpoint(generation), target)
+              })
+            )
+            for (const streamId of streams) {
+              const by = [...(faults.putsBy.get(`count:${streamId}`) ?? [])]
+              assert.deepStrictEqual(by, [Lease.partitionOf(streamId, 3)], `${streamId}'s document put by ${by}`)
+            }
+            const partitionsUsed = new Set(streams.map((streamId) => Lease.partitionOf(streamId, 3)))
+            assert.strictEqual(partitionsUsed.size, 3, "the streams fall in every partition")
+
+            // Stopped; then split in two, then not split: each resumes where the last left off.
+            yield* appendAll(2)
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const projections = yield* startSplit(2)
+                yield* appendAll(3)
+                assert.isTrue(yield* projections.awaitPosition(projection.name, yield* head, "5 seconds"))
+                assert.deepStrictEqual(yield* counts(streams), expected)
+              })
+            )
+            yield* appendAll(4)
+            const projections = yield* startRunner
+            assert.isTrue(yield* projections.awaitPosition(projection.name, yield* head, "5 seconds"))
+            assert.deepStrictEqual(yield* counts(streams), expected)
+            const ticks = yield* store.indexRange({ projection: projection.name }, "ticks:counter-0", {
+              order: "asc",
+              limit: 1_000
+            })
+            assert.strictEqual(ticks.length, expected[0], "an event indexed twice or skipped")
+          })
+        )
     )
 
     it.live("a rebuild while it runs: equal models, the switch, and the runner moves to the new generation", () =>

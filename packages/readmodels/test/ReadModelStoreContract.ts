@@ -277,6 +277,106 @@ export const readModelStoreContract = <E>(adapter: string, factory: Layer.Layer<
       )
     })
 
+    describe("partition checkpoints", () => {
+      /** A commit of partition `index` of `of`, from its own checkpoint `from` to `to`. */
+      const partitionCommit = (
+        store: ReadModelStore["Service"],
+        generation: { readonly projection: string; readonly generation: number },
+        partition: { readonly index: number; readonly of: number },
+        from: number,
+        to: number,
+        writes: ReadonlyArray<Write> = []
+      ) =>
+        store.commit(generation, { expectedCheckpoint: from, checkpoint: to, writes, requireActive: true, partition })
+
+      it.effect("the generation's checkpoint is the lowest of its partitions', once each has committed", () =>
+        Effect.gen(function* () {
+          const { store, peer, projection, g1, get } = yield* setup
+          const split = (index: number) => ({ index, of: 3 })
+          yield* partitionCommit(store, g1, split(0), 0, 10, [put("a", 1)])
+          yield* partitionCommit(store, g1, split(2), 0, 7)
+          assert.strictEqual(yield* store.checkpoint(g1), 0, "partition 1 has not committed")
+          assert.strictEqual(yield* store.partitionCheckpoint(g1, split(0)), 10)
+          assert.strictEqual(yield* peer.partitionCheckpoint(g1, split(1)), 0)
+          yield* partitionCommit(peer, g1, split(1), 0, 12, [add("i", "m", 1)])
+          assert.strictEqual(yield* store.checkpoint(g1), 7)
+          yield* partitionCommit(store, g1, split(2), 7, 15)
+          assert.strictEqual(yield* peer.checkpoint(g1), 10)
+          assert.deepStrictEqual(yield* get("a"), [doc(1)])
+          assert.deepStrictEqual(yield* store.indexRange({ projection }, "i", { order: "asc", limit: 5 }), [
+            { member: "m", score: 1 }
+          ])
+          // The partition checkpoints are not entries of the generation.
+          assert.sameMembers(
+            (yield* Stream.runCollect(store.scan(g1))).map((entry) => entry.key),
+            ["a", "i"]
+          )
+        })
+      )
+
+      it.effect("a partition commit from a checkpoint it is not at is refused with its own, and writes nothing", () =>
+        Effect.gen(function* () {
+          const { store, g1, get } = yield* setup
+          const first = { index: 0, of: 2 }
+          yield* partitionCommit(store, g1, first, 0, 5)
+          const error = yield* partitionCommit(store, g1, first, 3, 9, [put("a", 1)]).pipe(Effect.flip)
+          assert.deepInclude(error, { _tag: "StaleCommit", reason: "checkpoint_moved", found: 5 })
+          assert.deepStrictEqual(yield* get("a"), [undefined])
+          assert.strictEqual(yield* store.partitionCheckpoint(g1, first), 5)
+          // The whole projection's checkpoint and each partition's are apart: an unpartitioned commit expects its own.
+          const whole = yield* store
+            .commit(g1, { expectedCheckpoint: 5, checkpoint: 6, writes: [], requireActive: true })
+            .pipe(Effect.flip)
+          assert.deepInclude(whole, { _tag: "StaleCommit", reason: "checkpoint_moved", found: 0 })
+        })
+      )
+
+      it.effect("a new split starts under the checkpoint the old one reached, which never moves back", () =>
+        Effect.gen(function* () {
+          const { store, g1, commit } = yield* setup
+          for (let i = 0; i < 4; i++) yield* commit([])
+          assert.strictEqual(yield* store.checkpoint(g1), 4)
+          // A split that has not fully committed leaves it at 4, and a partition behind it does not lower it.
+          yield* partitionCommit(store, g1, { index: 0, of: 2 }, 0, 9)
+          assert.strictEqual(yield* store.checkpoint(g1), 4)
+          yield* partitionCommit(store, g1, { index: 1, of: 2 }, 0, 2)
+          assert.strictEqual(yield* store.checkpoint(g1), 4)
+          yield* partitionCommit(store, g1, { index: 1, of: 2 }, 2, 11)
+          assert.strictEqual(yield* store.checkpoint(g1), 9)
+          // Another split's partitions are its own: partition 0 of 3 has none yet.
+          assert.strictEqual(yield* store.partitionCheckpoint(g1, { index: 0, of: 3 }), 0)
+        })
+      )
+
+      it.effect("marks the generation as holding something, and refuses a partition outside its split", () =>
+        Effect.gen(function* () {
+          const { store, projection } = yield* setup
+          const g2 = yield* store.newGeneration(projection)
+          yield* store.commit(g2, {
+            expectedCheckpoint: 0,
+            checkpoint: 3,
+            writes: [],
+            requireActive: false,
+            partition: { index: 1, of: 2 }
+          })
+          assert.include(yield* store.generations(projection), g2.generation)
+          for (const partition of [
+            { index: 2, of: 2 },
+            { index: 0, of: 1 },
+            { index: -1, of: 4 },
+            { index: 0, of: 257 },
+            { index: 0.5, of: 4 }
+          ]) {
+            const error = yield* partitionCommit(store, g2, partition, 0, 1, [put("a", 1)]).pipe(Effect.flip)
+            assert.strictEqual(error._tag, "ReadModelError", JSON.stringify(partition))
+            const read = yield* store.partitionCheckpoint(g2, partition).pipe(Effect.flip)
+            assert.strictEqual(read._tag, "ReadModelError", JSON.stringify(partition))
+          }
+          assert.deepStrictEqual(yield* store.getDocs(g2, ["a"]), [undefined])
+        })
+      )
+    })
+
     describe("indexes", () => {
       it.effect("pages by score both ways with exclusive bounds", () =>
         Effect.gen(function* () {

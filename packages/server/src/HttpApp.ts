@@ -63,6 +63,8 @@ const checkReadModels = (head: number | undefined) =>
           status.name,
           {
             running_here: status.running,
+            partitions: status.partitions,
+            partitions_here: status.partitionsHere,
             generation: status.generation ?? null,
             position,
             behind_events: head === undefined ? null : Math.max(0, head - position),

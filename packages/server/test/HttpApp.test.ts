@@ -72,6 +72,8 @@ describe("HttpApp", () => {
         assert.sameMembers(Object.keys(body.checks.read_models.projections), ["orders", "accounts", "catalog"])
         assert.deepInclude(body.checks.read_models.projections.orders, {
           running_here: true,
+          partitions: 1,
+          partitions_here: [0],
           generation: 1,
           last_error: null,
           parked: []

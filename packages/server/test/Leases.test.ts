@@ -2,9 +2,10 @@
  * Background work runs once across nodes (issue 9): two `ROLE=workers`
  * processes and an API (with the simulators) on one PostgreSQL, Redis and
  * RabbitMQ. The saga's log follower is split into partitions (4, the
- * default), shared out two and two between the workers; every other piece of
- * background work — the payment deadlines, the outbox relay, the
- * projections, the gauges — runs in one process at a time under its lease. A
+ * default) and each Redis projection into 2 (`PROJECTION_PARTITIONS`), shared
+ * out evenly between the workers; every other piece of background work — the
+ * payment deadlines, the outbox relay, the PostgreSQL projections, the
+ * gauges — runs in one process at a time under its lease. A
  * worker is killed with SIGKILL while orders are being placed: the other
  * takes its partitions and leases over within about `LEASE_POLL_INTERVAL`,
  * and every order, placed before or after the kill, reaches SHIPPED, each
@@ -12,7 +13,8 @@
  * skipped, saying so, without them.
  */
 import { randomUUID } from "node:crypto"
-import { FulfilmentSaga } from "@agora/app"
+import { FulfilmentSaga, ReadModels } from "@agora/app"
+import { ProjectionRunner } from "@agora/readmodels"
 import { makeRedisStore } from "@agora/readmodels/testing"
 import { TestDatabase } from "@agora/testkit"
 import { PgClient } from "@effect/sql-pg"
@@ -29,7 +31,17 @@ if (missing.length > 0) {
   console.warn(`Leases.test: skipped: ${missing.join(" and ")} not set (the workers share a real Redis and broker)`)
 }
 
-const partitions = FulfilmentSaga.checkpointNames(4)
+/** Work split into partitions (the saga's follower in 4, each Redis projection in 2), shared out evenly by two. */
+const groups = [
+  FulfilmentSaga.checkpointNames(4),
+  ...ReadModels.projections.map((projection) =>
+    [0, 1].map((index) => ProjectionRunner.partitionLeaseName(projection.name, { index, of: 2 }))
+  )
+]
+const partitions = groups.flat()
+/** Whether `held` (two processes' leases) holds every group half and half. */
+const sharedEvenly = (held: ReadonlyArray<ReadonlyArray<string>>) =>
+  held.every((names) => groups.every((group) => group.filter((p) => names.includes(p)).length === group.length / 2))
 /** The leases held by one process at a time (the PostgreSQL projections may be held by the API too). */
 const singletons = [
   "payment-timers",
@@ -37,9 +49,6 @@ const singletons = [
   "outbox-redelivery",
   "gauge:agora_saga_states",
   "gauge:agora_outbox_backlog",
-  "projection:orders",
-  "projection:accounts",
-  "projection:catalog",
   "catalog-products",
   "user-orders"
 ]
@@ -79,7 +88,8 @@ describe.skipIf(missing.length > 0)("background work across nodes, under leases"
             SHIPPING_SIMULATOR_DELAY: "50 millis",
             PUBLIC_URL: `http://127.0.0.1:${apiPort}`,
             PAYMENT_PROVIDER_URL: `http://127.0.0.1:${apiPort}/sim/payment-provider`,
-            LOG_LEVEL: "info"
+            LOG_LEVEL: "info",
+            PROJECTION_PARTITIONS: "2"
           }
           const api = yield* start({ ...shared, ROLE: "api,simulators" }, apiPort)
           const first = yield* start({ ...shared, ROLE: "workers" })
@@ -88,13 +98,12 @@ describe.skipIf(missing.length > 0)("background work across nodes, under leases"
 
           const count = (held: ReadonlyArray<ReadonlyArray<string>>, name: string) =>
             held.filter((names) => names.includes(name)).length
-          // The partitions shared out two and two; every other lease held by exactly one process.
+          // The partitions shared out evenly; every other lease held by exactly one process.
           const held = yield* Effect.promise(async () => {
             const deadline = Date.now() + 20_000
             while (true) {
               const held = await Promise.all([first, second, api].map(leasesHeld))
-              const shared = held.slice(0, 2).every((names) => partitions.filter((p) => names.includes(p)).length === 2)
-              if (shared && singletons.every((name) => count(held, name) === 1)) return held
+              if (sharedEvenly(held.slice(0, 2)) && singletons.every((name) => count(held, name) === 1)) return held
               if (Date.now() > deadline) throw new Error(`leases not shared out: ${JSON.stringify(held)}`)
               await sleep(100)
             }

@@ -37,20 +37,33 @@ end
 `
 
 /**
- * KEYS: checkpoint, active. ARGV: expected checkpoint, new checkpoint,
- * requireActive ("1"/"0"), generation, generation key prefix, then the writes:
+ * KEYS: checkpoint, active, partition checkpoints (a hash). ARGV: expected
+ * checkpoint, new checkpoint, requireActive ("1"/"0"), generation, generation
+ * key prefix, partition index ("" for an unpartitioned commit), partition
+ * count, then the writes:
  * `P key version value ttlMillis|""`, `D key belowVersion`, `A key score member`, `R key member`.
  * Returns `ok`, `checkpoint_moved:<found>` or `not_active:<found>`.
+ *
+ * A partitioned commit checks and moves its partition's field (`<index>/<of>`)
+ * in the hash, then raises the generation's checkpoint to the lowest field of
+ * its split (a missing field counts as the generation's checkpoint).
  */
 const commit = `${storedVersion}
 local stored = redis.call("GET", KEYS[1]) or "0"
 if ARGV[3] == "1" and tonumber(redis.call("GET", KEYS[2]) or "1") ~= tonumber(ARGV[4]) then
   return "not_active:" .. stored
 end
-if tonumber(stored) ~= tonumber(ARGV[1]) then return "checkpoint_moved:" .. stored end
+local field = nil
+if ARGV[6] == "" then
+  if tonumber(stored) ~= tonumber(ARGV[1]) then return "checkpoint_moved:" .. stored end
+else
+  field = ARGV[6] .. "/" .. ARGV[7]
+  local own = redis.call("HGET", KEYS[3], field) or "0"
+  if tonumber(own) ~= tonumber(ARGV[1]) then return "checkpoint_moved:" .. own end
+end
 local docs = ARGV[5] .. "d:"
 local indexes = ARGV[5] .. "i:"
-local i = 6
+local i = 8
 local n = #ARGV
 while i <= n do
   local op = ARGV[i]
@@ -80,7 +93,22 @@ while i <= n do
     i = i + 3
   end
 end
-redis.call("SET", KEYS[1], ARGV[2])
+if field == nil then
+  redis.call("SET", KEYS[1], ARGV[2])
+  return "ok"
+end
+redis.call("HSET", KEYS[3], field, ARGV[2])
+local of = tonumber(ARGV[7])
+local fields = {}
+for p = 0, of - 1 do fields[p + 1] = p .. "/" .. of end
+local lowest = nil
+for _, value in ipairs(redis.call("HMGET", KEYS[3], unpack(fields))) do
+  local at = value and tonumber(value) or tonumber(stored)
+  if lowest == nil or at < lowest then lowest = at end
+end
+-- Never moved back; set even when unchanged, as it marks the generation as holding something. Written as the
+-- integer it is: tostring would print a large one in exponent form.
+redis.call("SET", KEYS[1], string.format("%d", math.max(lowest, tonumber(stored))))
 return "ok"
 `
 
@@ -137,7 +165,12 @@ type Arg = string | number
 
 /** A client with the store's commands defined on it. */
 export interface ScriptedRedis extends Redis {
-  agoraRmCommit(checkpointKey: string, activeKey: string, argv: ReadonlyArray<Arg>): Promise<string>
+  agoraRmCommit(
+    checkpointKey: string,
+    activeKey: string,
+    partitionsKey: string,
+    argv: ReadonlyArray<Arg>
+  ): Promise<string>
   agoraRmFill(docKey: string, checkpointKey: string, version: Arg, value: string, ttlMillis: Arg): Promise<number>
   agoraRmActiveGeneration(activeKey: string, counterKey: string): Promise<number>
   agoraRmNewGeneration(activeKey: string, counterKey: string): Promise<number>
@@ -147,15 +180,16 @@ export interface ScriptedRedis extends Redis {
 
 /** Defines the store's commands on `redis` (idempotent: a second definition replaces the first). */
 export const define = (redis: Redis): ScriptedRedis => {
+  // Each with the number of its KEYS.
   const scripts = {
-    agoraRmCommit: commit,
-    agoraRmFill: fill,
-    agoraRmActiveGeneration: activeGeneration,
-    agoraRmNewGeneration: newGeneration,
-    agoraRmSwitchActive: switchActive,
-    agoraRmGenerations: generations
-  }
-  for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(name, { numberOfKeys: 2, lua })
+    agoraRmCommit: [commit, 3],
+    agoraRmFill: [fill, 2],
+    agoraRmActiveGeneration: [activeGeneration, 2],
+    agoraRmNewGeneration: [newGeneration, 2],
+    agoraRmSwitchActive: [switchActive, 2],
+    agoraRmGenerations: [generations, 2]
+  } as const
+  for (const [name, [lua, numberOfKeys]] of Object.entries(scripts)) redis.defineCommand(name, { numberOfKeys, lua })
   // The commands now exist on the client; ioredis types do not track defineCommand.
   return redis as ScriptedRedis
 }

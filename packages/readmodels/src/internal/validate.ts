@@ -4,7 +4,7 @@
  * keeps the writes it already made, so a bad TTL or score must never reach it.
  */
 import { Effect } from "effect"
-import { type CommitOptions, ReadModelError, type Write } from "../ReadModelStore.ts"
+import { type CommitOptions, type Partition, ReadModelError, type Write } from "../ReadModelStore.ts"
 
 const refuse = (operation: string, message: string) =>
   Effect.fail(new ReadModelError({ operation, cause: new Error(message) }))
@@ -45,11 +45,31 @@ const invalidWrite = (write: Write): string | undefined => {
 export const commit = (operation: string, options: CommitOptions): Effect.Effect<void, ReadModelError> => {
   if (!Number.isFinite(options.expectedCheckpoint) || !Number.isFinite(options.checkpoint))
     return refuse(operation, `checkpoints must be finite (${options.expectedCheckpoint} → ${options.checkpoint})`)
+  if (options.partition !== undefined) {
+    const problem = invalidPartition(options.partition)
+    if (problem !== undefined) return refuse(operation, problem)
+  }
   for (const write of options.writes) {
     const problem = invalidWrite(write)
     if (problem !== undefined) return refuse(operation, problem)
   }
   return Effect.void
+}
+
+const invalidPartition = (partition: Partition): string | undefined =>
+  Number.isInteger(partition.of) &&
+  partition.of >= 2 &&
+  partition.of <= 256 &&
+  Number.isInteger(partition.index) &&
+  partition.index >= 0 &&
+  partition.index < partition.of
+    ? undefined
+    : `a partition is an index 0 to of - 1 of 2 to 256 partitions (got ${partition.index} of ${partition.of})`
+
+/** A partition of a projection split by stream. */
+export const partition = (operation: string, given: Partition): Effect.Effect<void, ReadModelError> => {
+  const problem = invalidPartition(given)
+  return problem === undefined ? Effect.void : refuse(operation, problem)
 }
 
 /** A document filled by a reader, as a `Put` would store it. */
