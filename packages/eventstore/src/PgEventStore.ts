@@ -59,6 +59,7 @@ interface AppendRow {
   readonly next_version: bigint | null
   readonly first_position: bigint | null
   readonly last_position: bigint | null
+  readonly recorded_at: Date
 }
 
 interface EventRow {
@@ -78,6 +79,8 @@ interface EncodedUnit {
   readonly appends: ReadonlyArray<StreamAppend>
   readonly streams: ReadonlyArray<string>
   readonly slices: ReadonlyArray<string>
+  /** Per append, per event: its data and metadata as the JSON text stored. */
+  readonly json: ReadonlyArray<ReadonlyArray<{ readonly data: string; readonly metadata: string }>>
   readonly eventCount: number
 }
 
@@ -86,16 +89,22 @@ const encode = (appends: ReadonlyArray<StreamAppend>): Effect.Effect<EncodedUnit
     Effect.try({
       try: () => {
         let eventCount = 0
-        const slices = appends.map((a) => {
-          const events = a.events.map((e) => {
+        const json = appends.map((a) =>
+          a.events.map((e) => {
             const data = JSON.stringify(e.data)
             if (data === undefined) throw new Error(`event ${e.eventId} has no JSON data`)
-            return `{"id":"${e.eventId}","t":${JSON.stringify(e.type)},"d":${data},"m":${JSON.stringify(e.metadata ?? {})}}`
+            return { data, metadata: JSON.stringify(e.metadata ?? {}) }
+          })
+        )
+        const slices = appends.map((a, i) => {
+          const events = a.events.map((e, k) => {
+            const { data, metadata } = json[i]![k]!
+            return `{"id":"${e.eventId}","t":${JSON.stringify(e.type)},"d":${data},"m":${metadata}}`
           })
           eventCount += events.length
           return `"s":${JSON.stringify(a.streamId)},"st":${JSON.stringify(streamTypeOf(a.streamId))},"x":${ExpectedVersion.toCode(a.expectedVersion)},"e":[${events.join(",")}]}`
         })
-        return { appends, streams: appends.map((a) => a.streamId), slices, eventCount }
+        return { appends, streams: appends.map((a) => a.streamId), slices, json, eventCount }
       },
       catch: (error) => new InvalidAppend({ reason: `events are not JSON: ${String(error)}` })
     })
@@ -116,7 +125,11 @@ const toRecorded = (row: EventRow): RecordedEvent => ({
 const storeError = (operation: string) => (cause: SqlError) => new EventStoreError({ operation, cause })
 
 /** Runs the append function for the units of one batch, on the current connection (or transaction). */
-const runAppend = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) => {
+const runAppend = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) =>
+  Effect.map(runAppendRecorded(sql, units), ({ outcomes }) => outcomes)
+
+/** `runAppend`, with the time the batch's events were recorded at (undefined when none was written). */
+const runAppendRecorded = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) => {
   const parts: Array<string> = []
   units.forEach((unit, u) => {
     for (const slice of unit.slices) parts.push(`{"u":${u},${slice}`)
@@ -129,9 +142,61 @@ const runAppend = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) 
         byUnit.set(row.unit, slices)
         slices.set(row.stream_id, row)
       }
-      return units.map((unit, u): UnitOutcome => outcomeOf(unit, byUnit.get(u) ?? new Map()))
+      return {
+        outcomes: units.map((unit, u): UnitOutcome => outcomeOf(unit, byUnit.get(u) ?? new Map())),
+        recordedAt: rows[0]?.recorded_at
+      }
     })
   )
+}
+
+/**
+ * The events a committed batch wrote, as the log holds them, in position order: for this process's log tail.
+ * Their data and metadata are parsed from the JSON text stored (equal values; an object's keys may come in
+ * another order than PostgreSQL's jsonb gives them back in).
+ */
+const writtenEvents = (
+  units: ReadonlyArray<EncodedUnit>,
+  outcomes: ReadonlyArray<UnitOutcome>,
+  recordedAt: Date
+): Array<RecordedEvent> => {
+  const events: Array<RecordedEvent> = []
+  units.forEach((unit, u) => {
+    const outcome = outcomes[u]
+    if (outcome === undefined || !("ok" in outcome)) return
+    outcome.ok.forEach((result, i) => {
+      const append = unit.appends[i]
+      if (result.replayed || append === undefined) return
+      const first = result.nextExpectedVersion - append.events.length + 1
+      append.events.forEach((event, k) => {
+        const json = unit.json[i]![k]!
+        events.push({
+          position: result.firstPosition + k,
+          streamId: append.streamId,
+          streamType: streamTypeOf(append.streamId),
+          version: first + k,
+          eventId: event.eventId,
+          type: event.type,
+          data: JSON.parse(json.data),
+          metadata: JSON.parse(json.metadata) as EventMetadata,
+          recordedAt
+        })
+      })
+    })
+  })
+  return events.sort((a, b) => a.position - b.position)
+}
+
+/** The lowest position a committed batch wrote (undefined: none). */
+const firstWritten = (outcomes: ReadonlyArray<UnitOutcome>): number | undefined => {
+  let first: number | undefined
+  for (const outcome of outcomes) {
+    if (!("ok" in outcome)) continue
+    for (const result of outcome.ok) {
+      if (!result.replayed && (first === undefined || result.firstPosition < first)) first = result.firstPosition
+    }
+  }
+  return first
 }
 
 const outcomeOf = (unit: EncodedUnit, slices: Map<string, AppendRow>): UnitOutcome => {
@@ -207,8 +272,33 @@ export const make = (options: Options = {}) =>
       ).pipe(Effect.retry(Schedule.spaced("1 second")), Effect.ignore)
     )
 
+    const readAll = ({ after, limit }: { readonly after: number; readonly limit: number }) =>
+      sql<EventRow>`SELECT * FROM events WHERE position > ${after} ORDER BY position LIMIT ${limit}`.pipe(
+        Effect.map((rows) => rows.map(toRecorded)),
+        Effect.mapError(storeError("readAll"))
+      )
+
+    const pollInterval = options.pollInterval ?? "1 second"
+    // The subscriptions of this process follow the log a few events apart: they read its recent end from memory.
+    const tail = LogTail.make(readAll, {
+      capacity: options.logTailCapacity ?? 10_000,
+      freshFor: Duration.toMillis(Duration.fromInputUnsafe(pollInterval)) / 2,
+      head: signal.head
+    })
+
+    // A batch is committed when its statement returns (it runs outside any transaction): its events go to the
+    // log tail at once when they follow on from what the tail holds, so the subscriptions this append wakes
+    // read them without a query.
     const committer = yield* GroupCommit.make<EncodedUnit, UnitOutcome, EventStoreError>(
-      (units) => runAppend(sql, units).pipe(Effect.mapError(storeError("append"))),
+      (units) =>
+        runAppendRecorded(sql, units).pipe(
+          Effect.map(({ outcomes, recordedAt }) => {
+            if (recordedAt !== undefined && firstWritten(outcomes) === tail.range().upTo + 1)
+              tail.feed(writtenEvents(units, outcomes, recordedAt))
+            return outcomes
+          }),
+          Effect.mapError(storeError("append"))
+        ),
       {
         maxBatchEvents: options.maxBatchEvents ?? 2000,
         writers: options.writers ?? 1,
@@ -231,12 +321,6 @@ export const make = (options: Options = {}) =>
         { attributes: { "eventstore.streams": appends.length } }
       )
 
-    const readAll = ({ after, limit }: { readonly after: number; readonly limit: number }) =>
-      sql<EventRow>`SELECT * FROM events WHERE position > ${after} ORDER BY position LIMIT ${limit}`.pipe(
-        Effect.map((rows) => rows.map(toRecorded)),
-        Effect.mapError(storeError("readAll"))
-      )
-
     const loadCheckpoint = (name: string) =>
       sql<{ position: bigint }>`SELECT position FROM subscription_checkpoints WHERE name = ${name}`.pipe(
         Effect.map((rows) => (rows[0] === undefined ? 0 : Number(rows[0].position))),
@@ -250,13 +334,6 @@ export const make = (options: Options = {}) =>
         Effect.mapError(storeError("saveCheckpoint"))
       )
 
-    const pollInterval = options.pollInterval ?? "1 second"
-    // The subscriptions of this process follow the log a few events apart: they read its recent end from memory.
-    const tail = LogTail.make(readAll, {
-      capacity: options.logTailCapacity ?? 10_000,
-      freshFor: Duration.toMillis(Duration.fromInputUnsafe(pollInterval)) / 2,
-      head: signal.head
-    })
     const reader: Subscription.LogReader = {
       readAll: tail.read,
       loadCheckpoint,

@@ -122,4 +122,35 @@ describe("the log's recent end, in memory", () => {
       }
     })
   )
+  it.effect("an appender's committed events that follow on are kept without a query; others are left to a read", () =>
+    Effect.gen(function* () {
+      const { log, queries, tail, expected } = world({ freshFor: 0 })
+      /** Appends `n` events at the next positions (no skips) and returns them, as the appender knows them. */
+      const own = (n: number) => {
+        const start = log.at(-1)?.position ?? 0
+        const events = Array.from({ length: n }, (_, i) => ({ position: start + 1 + i }))
+        log.push(...events)
+        return events
+      }
+      // Nothing kept yet: a feed is ignored (the first read decides where keeping starts).
+      assert.isFalse(tail.feed(own(2)))
+      assert.deepStrictEqual(yield* tail.read({ after: 0, limit: 10 }), expected(0, 10))
+      assert.deepStrictEqual(queries, [0])
+      // Follows on: kept, and read from memory.
+      assert.isTrue(tail.feed(own(3)))
+      assert.deepStrictEqual(yield* tail.read({ after: 2, limit: 10 }), expected(2, 10))
+      assert.deepStrictEqual(queries, [0])
+      // Another writer got position 6 in between: this append does not follow on and is ignored; a read finds both.
+      log.push({ position: 6 })
+      assert.isFalse(tail.feed(own(2)))
+      assert.isFalse(tail.feed([{ position: 10 }, { position: 12 }]))
+      assert.strictEqual(tail.range().upTo, 5)
+      assert.deepStrictEqual(yield* tail.read({ after: 5, limit: 10 }), expected(5, 10))
+      assert.deepStrictEqual(queries, [0, 5])
+      // A feed does not stand for an answer from the log: with freshFor 0 the end is asked again.
+      assert.isTrue(tail.feed(own(1)))
+      assert.deepStrictEqual(yield* tail.read({ after: 9, limit: 10 }), [])
+      assert.deepStrictEqual(queries, [0, 5, 9])
+    })
+  )
 })

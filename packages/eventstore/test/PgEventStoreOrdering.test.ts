@@ -187,6 +187,75 @@ layer(TestDatabase.layer("ordering", { maxConnections: 20 }), { excludeTestServi
       })
     )
 
+    it.effect("a subscription reads this process's own appends exactly as the log holds them", () =>
+      Effect.gen(function* () {
+        const { eventStore } = yield* PgEventStore.make({ pollInterval: "5 seconds" })
+        const head = yield* eventStore.headPosition
+        const count = 3 * 8 + 2
+        const seen = yield* take(eventStore.subscribe({ name: "own-appends", from: { after: head } }), count).pipe(
+          Effect.forkChild
+        )
+        // The subscription reads the end once (keeping starts there); the appends after it are kept by the appender.
+        yield* Effect.sleep("100 millis")
+        const nested = { zeta: 1, a: { y: [1, { d: "é", c: null }], b: true }, n: 1.5 }
+        const streams = [streamId(), streamId("account")]
+        yield* eventStore.appendMulti([
+          { streamId: streams[0]!, expectedVersion: ExpectedVersion.NoStream, events: [newEvent("A", nested)] },
+          {
+            streamId: streams[1]!,
+            expectedVersion: ExpectedVersion.NoStream,
+            events: [newEvent("B", { i: 0 }, { correlationId: "c-1" })]
+          }
+        ])
+        // Concurrent appends, batched together or not, to new and existing streams.
+        yield* Effect.forEach(
+          Array.from({ length: 8 }, (_, i) => i),
+          (i) =>
+            eventStore.append(i % 2 === 0 ? streams[0]! : streamId(), ExpectedVersion.Any, [
+              newEvent("C", { i }),
+              newEvent("D", { i, list: [i, i + 1] }),
+              newEvent("E", {})
+            ]),
+          { concurrency: "unbounded" }
+        )
+        const read = Array.from(yield* Fiber.join(seen))
+        const stored = yield* eventStore.readAll({ after: head, limit: count })
+        assert.strictEqual(read.length, count)
+        assert.deepStrictEqual(read, stored)
+        assert.deepStrictEqual(read[0]?.data, nested)
+      })
+    )
+
+    it.effect("recorded_at follows position order, however long before its append a transaction began", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const { eventStore } = yield* PgEventStore.make()
+        const early = streamId()
+        const late = streamId()
+        // A transaction that begins, works for a while, then appends: its position comes after one appended
+        // meanwhile, and so must its time (its start, now(), is before the other's).
+        const slow = yield* sql
+          .withTransaction(
+            Effect.gen(function* () {
+              yield* sql`SELECT 1`
+              yield* Effect.sleep("150 millis")
+              yield* PgEventStore.appendInTransaction([
+                { streamId: early, expectedVersion: ExpectedVersion.NoStream, events: [newEvent("Slow")] }
+              ])
+            })
+          )
+          .pipe(Effect.forkChild)
+        yield* Effect.sleep("50 millis")
+        yield* eventStore.append(late, ExpectedVersion.NoStream, [newEvent("Quick")])
+        yield* Fiber.join(slow)
+        const [quick] = yield* eventStore.readStream(late)
+        const [slowEvent] = yield* eventStore.readStream(early)
+        assert.isBelow(quick!.position, slowEvent!.position)
+        assert.isAtMost(quick!.recordedAt.getTime(), slowEvent!.recordedAt.getTime())
+        assert.isAtLeast(slowEvent!.recordedAt.getTime() - quick!.recordedAt.getTime(), 50, "stamped when appended")
+      })
+    )
+
     it.effect("a consumer stopped or crashed mid-way resumes from its checkpoint with no loss and no duplicate", () =>
       Effect.gen(function* () {
         const sql = yield* SqlClient.SqlClient

@@ -46,7 +46,7 @@ const lagBoundaries = Metric.boundariesFromIterable([
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 ])
 
-const metricsOf = (projection: string) => {
+const metricsOf = (projection: string, partition: Partition | undefined) => {
   const attributes = { projection }
   return {
     lag: Metric.histogram("agora_projection_lag_seconds", {
@@ -55,8 +55,9 @@ const metricsOf = (projection: string) => {
       attributes
     }),
     position: Metric.gauge("agora_projection_position", {
-      description: "Global position of the last event a projection has committed",
-      attributes
+      description:
+        "Global position of the last event a projection has committed (each partition's, by partition, when split)",
+      attributes: partition === undefined ? attributes : { projection, partition: `${partition.index}/${partition.of}` }
     }),
     parked: Metric.counter("agora_projection_parked_total", {
       description: "Events a projection could not apply and parked, with the reason in its @parked index",
@@ -217,12 +218,19 @@ export const partitionOf = (projection: Projection, partition: Partition | undef
   }
 }
 
+/** How logs name a projection, or one partition of it. */
+const labelOf = (name: string, partition: Partition | undefined) =>
+  partition === undefined
+    ? `projection ${name}`
+    : `projection ${name} (partition ${partition.index} of ${partition.of})`
+
 const runOnce = (whole: Projection, partition: Partition | undefined, tracker: Tracker, options: RunnerOptions) =>
   Effect.gen(function* () {
     const store = yield* ReadModelStore
     const events = yield* EventStore
     const projection = partitionOf(whole, partition)
-    const metrics = metricsOf(projection.name)
+    const metrics = metricsOf(projection.name, partition)
+    const label = labelOf(projection.name, partition)
     const generation: Generation = {
       projection: projection.name,
       generation: yield* store.activeGeneration(projection.name)
@@ -238,7 +246,7 @@ const runOnce = (whole: Projection, partition: Partition | undefined, tracker: T
       // Built from another event log (the same Redis prefix pointed at another database): start over, blue/green.
       const fresh = yield* store.newGeneration(projection.name)
       yield* Effect.logError(
-        `projection ${projection.name}: generation ${generation.generation} was built from another event log; rebuilding into generation ${fresh.generation}`
+        `${label}: generation ${generation.generation} was built from another event log; rebuilding into generation ${fresh.generation}`
       )
       yield* store.switchActive(projection.name, generation.generation, fresh.generation)
       return yield* new StaleCommit({
@@ -304,7 +312,7 @@ const runOnce = (whole: Projection, partition: Partition | undefined, tracker: T
             if (parked > 0) {
               yield* Metric.update(metrics.parked, parked)
               yield* Effect.logWarning(
-                `projection ${projection.name}: parked ${parked} event(s) it could not apply (see its ${parkedIndex} index)`
+                `${label}: parked ${parked} event(s) it could not apply (see its ${parkedIndex} index)`
               )
             }
             options.onCommit?.({ projection: projection.name, events: page.length, position: checkpoint, lagsMs })
@@ -323,13 +331,13 @@ const runForever = (
   runOnce(projection, partition, tracker, options).pipe(
     Effect.catchTag("StaleCommit", (stale: StaleCommit) =>
       Effect.logInfo(
-        `projection ${projection.name}: generation ${stale.generation} ${stale.reason === "not_active" ? "is no longer active" : `checkpoint moved to ${stale.found}`}; restarting`
+        `${labelOf(projection.name, partition)}: generation ${stale.generation} ${stale.reason === "not_active" ? "is no longer active" : `checkpoint moved to ${stale.found}`}; restarting`
       )
     ),
     Effect.tapCause((cause) =>
       Effect.sync(() => {
         tracker.lastError = Cause.pretty(cause).split("\n")[0]
-      }).pipe(Effect.andThen(Effect.logError(`projection ${projection.name} failed; restarting`, cause)))
+      }).pipe(Effect.andThen(Effect.logError(`${labelOf(projection.name, partition)} failed; restarting`, cause)))
     ),
     // Capped at 2 s: a store that is back is caught up with soon, and readers waiting for a position are not kept long.
     Effect.retry(Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced(Duration.seconds(2))])),

@@ -19,6 +19,12 @@
  *   one after it (a reader that starts at the head) too, and what it reads is
  *   kept from there on instead.
  *
+ * - this process's own appends, once committed, are added by the appender
+ *   (`feed`) when they start right after what is kept: the subscriptions woken
+ *   by them read them without a query. Anything else (an append that does not
+ *   follow on, because another transaction or process wrote in between) is left
+ *   for a read to find.
+ *
  * Why what is kept is the log: positions become visible in commit order (ADR
  * 0002), so a page read after position p holds every event after p up to its
  * last, now and later; pages that start where the kept range ends extend it
@@ -39,6 +45,12 @@ export interface Options {
 
 export interface LogTail<A, E> {
   readonly read: (options: { readonly after: number; readonly limit: number }) => Effect.Effect<ReadonlyArray<A>, E>
+  /**
+   * Adds committed events, in position order, that directly follow what is kept (the first at `upTo + 1`, each
+   * next one after the last): the positions an append got under the log's lock, committed, with nothing else
+   * in between. Events that do not follow on are ignored (a read finds them). False when ignored.
+   */
+  readonly feed: (events: ReadonlyArray<A>) => boolean
   /** What is kept now, for tests: every event with `from < position <= upTo`. */
   readonly range: () => { readonly from: number; readonly upTo: number; readonly size: number }
 }
@@ -76,6 +88,11 @@ export const make = <A extends { readonly position: number }, E>(
     // A page that starts before the kept range's end continues it without a hole; one before it, from the past, does not.
     if (after < from) return
     if (after === upTo) queriedAt = Date.now()
+    extend(page)
+  }
+
+  /** Adds the events of `page` after what is kept (the page continues it), dropping the oldest over capacity. */
+  const extend = (page: ReadonlyArray<A>) => {
     for (const event of page) {
       if (event.position <= upTo) continue
       kept.push(event)
@@ -100,5 +117,13 @@ export const make = <A extends { readonly position: number }, E>(
       return Effect.tap(shared({ after, limit }), (page) => Effect.sync(() => keep(after, page)))
     })
 
-  return { read, range: () => ({ from, upTo, size: kept.length }) }
+  const feed = (events: ReadonlyArray<A>) => {
+    if (from < 0 || events.length === 0 || events[0]!.position !== upTo + 1) return false
+    for (let i = 1; i < events.length; i++) if (events[i]!.position !== events[i - 1]!.position + 1) return false
+    // Not an answer from the log: what `freshFor` measures (the last query at the end) stays as it was.
+    extend(events)
+    return true
+  }
+
+  return { read, feed, range: () => ({ from, upTo, size: kept.length }) }
 }

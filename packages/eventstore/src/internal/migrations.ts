@@ -28,11 +28,12 @@ const appendLock = 7346519283746512n
  * a verdict: ok, idempotent (all its event ids are in its stream already),
  * conflict (wrong expected version), duplicate_event_id, or not_written (its
  * unit failed elsewhere). Expected version codes: n ≥ 0 exact, -1 any, -2 no
- * stream, -3 stream exists.
+ * stream, -3 stream exists. Every row carries the time the events were
+ * recorded at (when the append took the log's lock).
  */
 const appendFunction = `
 CREATE OR REPLACE FUNCTION eventstore_append(p_slices jsonb)
-RETURNS TABLE (unit int, stream_id text, verdict text, actual_version bigint, next_version bigint, first_position bigint, last_position bigint)
+RETURNS TABLE (unit int, stream_id text, verdict text, actual_version bigint, next_version bigint, first_position bigint, last_position bigint, recorded_at timestamptz)
 LANGUAGE plpgsql
 -- Every lookup here is by key. A plan cached while the log was small (a fresh
 -- database) would otherwise keep scanning it sequentially as it grows, and
@@ -43,10 +44,14 @@ AS $fn$
 DECLARE
   v_head bigint;
   v_new_head bigint;
+  v_recorded_at timestamptz;
 BEGIN
   -- The lock that orders the log, taken in its own statement so that the
   -- statements below run on a snapshot that already sees every earlier append.
   PERFORM pg_advisory_xact_lock(${appendLock});
+  -- When the events get their positions: not the transaction's start (now()), which may be long before it had
+  -- the lock, so recorded_at follows position order and measures from when an event entered the log.
+  v_recorded_at := clock_timestamp();
   SELECT coalesce(max(ev.position), 0) INTO v_head FROM events ev;
 
   RETURN QUERY
@@ -85,9 +90,9 @@ BEGIN
     FROM judged j WHERE j.unit_ok AND j.verdict = 'ok'
   ),
   inserted AS (
-    INSERT INTO events (position, stream_id, stream_type, version, event_id, event_type, data, metadata)
+    INSERT INTO events (position, stream_id, stream_type, version, event_id, event_type, data, metadata, recorded_at)
     SELECT p.base + el.k, p.s, p.st, p.cur + el.k, (el.v->>'id')::uuid, el.v->>'t', el.v->'d',
-      coalesce(el.v->'m', '{}'::jsonb)
+      coalesce(el.v->'m', '{}'::jsonb), v_recorded_at
     FROM placed p CROSS JOIN LATERAL jsonb_array_elements(p.e) WITH ORDINALITY AS el(v, k)
     RETURNING 1
   )
@@ -96,7 +101,8 @@ BEGIN
     j.cur,
     coalesce(p.cur + p.n, rp.next_version),
     coalesce(p.base + 1, rp.first_position),
-    coalesce(p.base + p.n, rp.last_position)
+    coalesce(p.base + p.n, rp.last_position),
+    v_recorded_at
   FROM judged j
   LEFT JOIN placed p ON p.u = j.u AND p.s = j.s
   -- Only replayed slices look their events up: the verdict gates the scan.
@@ -160,6 +166,17 @@ const migrations: ReadonlyArray<Migration> = [
       appendFunction,
       `DROP TABLE IF EXISTS event_log_head`
     ]
+  },
+  {
+    // recorded_at was the append transaction's start (the column's default, now()): under load an append can
+    // wait for the log's lock well after that, so a later position could carry an earlier time. It is now the
+    // moment the append holds the lock, the same for every event of one call, and the function returns it (the
+    // appender keeps its committed events for its process's subscriptions: `LogTail.feed`). Migration 2 above
+    // installs the current text on a fresh database; this one replaces the earlier text on an existing one
+    // (dropped first: its result columns change).
+    id: 3,
+    name: "recorded_at_when_positioned",
+    statements: [`DROP FUNCTION IF EXISTS eventstore_append(jsonb)`, appendFunction]
   }
 ]
 
