@@ -20,7 +20,7 @@
  * 5xx or an unknown outcome, so that the client's retry runs again.
  */
 import { createHash, randomUUID } from "node:crypto"
-import { Clock, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { Clock, Config, ConfigProvider, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 
@@ -90,6 +90,24 @@ export class IdempotencyStoreError extends Schema.TaggedError<IdempotencyStoreEr
  */
 export const requestHash = (request: { readonly path: string; readonly body: string | Uint8Array }): string =>
   createHash("sha256").update(request.path).update("\n").update(request.body).digest("base64url")
+
+/**
+ * `IDEMPOTENCY_KEY_LEASE` (default 60 seconds): how long a request that was
+ * started under a key holds it; a retry after its process died waits this
+ * long, at most, before it takes the key over.
+ */
+export const idempotencyKeyLeaseConfig = Config.Duration("IDEMPOTENCY_KEY_LEASE").pipe(
+  Config.withDefault(Duration.seconds(60)),
+  Config.mapEffect((lease) =>
+    Duration.toMillis(lease) >= 1_000
+      ? Effect.succeed(lease)
+      : Effect.fail(
+          new Config.ConfigError(
+            new ConfigProvider.SourceError({ message: "IDEMPOTENCY_KEY_LEASE must be at least 1 second" })
+          )
+        )
+  )
+)
 
 export interface IdempotencyStoreOptions {
   /** How long a `Started` request owns its key before a retry may take it over (default 60 seconds). */

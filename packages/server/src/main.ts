@@ -24,7 +24,7 @@ import {
   Users
 } from "@agora/app"
 import { BrokerConfig } from "@agora/broker"
-import { IdempotencyStore, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
+import { IdempotencyStore, idempotencyKeyLeaseConfig, PasswordHasher, RateLimiter, TokenService } from "@agora/edge"
 import { Lease, PgEventStore } from "@agora/eventstore"
 import { ReadModelConfig } from "@agora/readmodels"
 import { PaymentProviderSimulator, ShippingSimulator } from "@agora/simulators"
@@ -109,7 +109,10 @@ const RateLimits = Layer.unwrap(
   })
 )
 // On the database from `App` (the stores are merged into it).
-const EdgeStores = Layer.mergeAll(IdempotencyStore.layer(), RateLimits)
+const EdgeStores = Layer.mergeAll(
+  Layer.unwrap(Effect.map(idempotencyKeyLeaseConfig, (lease) => IdempotencyStore.layer({ lease }))),
+  RateLimits
+)
 
 /**
  * The payment provider simulator, mounted at `/sim/payment-provider` in a
