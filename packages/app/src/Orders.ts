@@ -17,7 +17,7 @@
 import { ActorRuntime, KeyedRequest } from "@agora/actors"
 import { InventoryItem, Money, Order, streamId } from "@agora/domain"
 import { EventStore, Lease, Uuid } from "@agora/eventstore"
-import type { ReadModelError } from "@agora/readmodels"
+import { Projections, type ReadModelError } from "@agora/readmodels"
 import { Clock, Config, Context, DateTime, Duration, Effect, Layer, Schema } from "effect"
 import { SqlClient } from "effect/sql"
 import * as OrderListProjection from "./OrderListProjection.ts"
@@ -238,6 +238,7 @@ export const make = Effect.gen(function* () {
   yield* Effect.forkScoped(lease.run(OrderListProjection.subscriptionName, withStores(OrderListProjection.runForever)))
 
   const reads = yield* ReadThrough.make
+  const projections = yield* Projections
   const unexpected = (cause: unknown) => Effect.fail(new UnexpectedOrderError({ cause }))
   const infrastructure = { ConcurrencyConflict: unexpected, EventStoreError: unexpected } as const
   const impossible = { OrderAlreadyPlaced: unexpected, InvalidOrder: unexpected } as const
@@ -324,12 +325,18 @@ export const make = Effect.gen(function* () {
     return { order: viewOf(result.state, result.version), position: result.position }
   })
 
-  const get = (orderId: string, viewer: Viewer) =>
-    Effect.flatMap(readOrder(orderId), ({ state, version }) =>
+  const get = (orderId: string, viewer: Viewer) => {
+    // The document this process's projection runner committed last, when it holds it: the read model's answer,
+    // with no effect to build (the hottest read). Anything else takes the read-through path.
+    const held = projections.committed(OrderViews.name, OrderViews.orderKey(orderId))
+    if (held !== undefined && visibleTo(held.value as Order.OrderState, viewer))
+      return Effect.succeed(viewOf(held.value as Order.PlacedOrder, held.version))
+    return Effect.flatMap(readOrder(orderId), ({ state, version }) =>
       visibleTo(state, viewer)
         ? Effect.succeed(viewOf(state, version))
         : Effect.fail(new Order.OrderNotFound({ orderId }))
     )
+  }
 
   /** Waits until the order index has applied every event committed before now; gives up quietly after a while. */
   const awaitIndex = Effect.fn("Orders.awaitIndex")(function* () {

@@ -9,6 +9,13 @@
  * Both refill lazily from the time of the last take, and both forget a bucket
  * once it would be full again, since a full bucket and no bucket are the same.
  *
+ * The Redis adapter sends one take per subject at a time: the takes of a
+ * subject that arrive while its script runs wait for it, then go together as
+ * one script that takes up to as many tokens (a hot subject costs Redis one
+ * call per round trip, not one per request). Each gets the decision it would
+ * have had alone, in arrival order: the first ones the tokens there were,
+ * with the remaining count going down, the rest a 429.
+ *
  * The Redis adapter fails open: when Redis is down or slow (over 250 ms) the
  * request is allowed and a warning logged (once per 10 s). Rate limiting
  * protects capacity; it must not turn a cache outage into an API outage
@@ -130,8 +137,9 @@ export const makeMemoryRateLimiter = (options: MemoryRateLimiterOptions) =>
   })
 
 /**
- * Refills and takes in one step, atomically (a script runs alone on Redis).
- * Time comes from the caller, so every adapter refills by the same clock; a
+ * Refills and takes up to `ARGV[4]` tokens in one step, atomically (a script
+ * runs alone on Redis); returns how many it took and the tokens left. Time
+ * comes from the caller, so every adapter refills by the same clock; a
  * bucket's timestamp never moves backwards, so a node whose clock lags a
  * little cannot mint tokens. The key expires once the bucket would be full.
  */
@@ -139,6 +147,7 @@ const takeScript = `
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
+local wanted = tonumber(ARGV[4])
 local bucket = redis.call("HMGET", KEYS[1], "tokens", "at")
 local tokens = tonumber(bucket[1])
 local at = tonumber(bucket[2])
@@ -150,11 +159,9 @@ if now > at then
   tokens = math.min(capacity, tokens + (now - at) * rate / 1000)
   at = now
 end
-local taken = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  taken = 1
-end
+local taken = math.min(wanted, math.floor(tokens))
+if taken < 0 then taken = 0 end
+tokens = tokens - taken
 redis.call("HSET", KEYS[1], "tokens", tostring(tokens), "at", tostring(at))
 redis.call("PEXPIRE", KEYS[1], math.ceil((capacity - tokens) * 1000 / rate) + 1000)
 return { taken, tostring(tokens) }
@@ -169,42 +176,84 @@ export interface RedisRateLimiterOptions extends RateLimitSettings {
 // One warning per this long while Redis stays down, not one per request.
 const warnEveryMillis = 10_000
 
+/** One take waiting for its subject's script: resumed with its decision (an effect: a warning may go with it). */
+type Waiter = (decision: Effect.Effect<RateLimitDecision>) => void
+
 /** The Redis adapter on a client the caller owns (and closes). */
 export const makeRedisRateLimiter = (redis: Redis, options: RedisRateLimiterOptions) =>
   Effect.sync(() => {
     const prefix = options.prefix ?? "agora:ratelimit:"
     let lastWarning = Number.NEGATIVE_INFINITY
+    // Per subject with a script in flight: the takes that came meanwhile, sent together when it answers.
+    const queued = new Map<string, Array<Waiter>>()
 
     // EVALSHA sends 40 bytes instead of the script; the script is loaded on first use and after a Redis restart.
-    const run = (key: string, now: number) =>
-      Effect.tryPromise({
-        try: () => {
-          const args = [1, prefix + key, options.capacity, options.refillPerSecond, now] as const
-          return redis
-            .evalsha(takeScriptSha, ...args)
-            .catch((error: unknown) =>
-              String(error).includes("NOSCRIPT") ? redis.eval(takeScript, ...args) : Promise.reject(error)
-            ) as Promise<[number, string]>
-        },
-        catch: (cause) => cause
+    const run = (key: string, now: number, wanted: number): Promise<[number, string]> => {
+      const args = [1, prefix + key, options.capacity, options.refillPerSecond, now, wanted] as const
+      return redis
+        .evalsha(takeScriptSha, ...args)
+        .catch((error: unknown) =>
+          String(error).includes("NOSCRIPT") ? redis.eval(takeScript, ...args) : Promise.reject(error)
+        ) as Promise<[number, string]>
+    }
+
+    /** What the `i`-th of a batch gets when the script took `taken` tokens and left `tokens`. */
+    const decisionOf = (i: number, taken: number, tokens: number) =>
+      // As if each had gone alone, in order: the i-th allowed one leaves the tokens the later ones took.
+      i < taken ? decide(options, tokens + (taken - 1 - i), true) : decide(options, tokens, false)
+
+    const failedOpen = (now: number, error: unknown) =>
+      Effect.gen(function* () {
+        if (now - lastWarning >= warnEveryMillis) {
+          lastWarning = now
+          yield* Effect.logWarning("RateLimiter: Redis failed, requests are allowed unlimited meanwhile", error)
+        }
+        return new Allowed({ remaining: options.capacity - 1, limit: options.capacity, resetSeconds: 0 })
       })
 
-    // Runs on every request: untraced (a span and its call-site capture would cost more than the check).
-    const take = Effect.fnUntraced(function* (key: string) {
-      const now = yield* Clock.currentTimeMillis
-      return yield* run(key, now).pipe(
-        Effect.map(([taken, tokens]) => decide(options, Number(tokens), taken === 1)),
-        Effect.catch((error) =>
-          Effect.gen(function* () {
-            if (now - lastWarning >= warnEveryMillis) {
-              lastWarning = now
-              yield* Effect.logWarning("RateLimiter: Redis failed, requests are allowed unlimited meanwhile", error)
-            }
-            return new Allowed({ remaining: options.capacity - 1, limit: options.capacity, resetSeconds: 0 })
-          })
-        )
+    /** Sends one script for `batch` (the subject's queue is in place, empty); then the takes queued meanwhile. */
+    const send = (key: string, batch: ReadonlyArray<Waiter>, clock: Clock.Clock) => {
+      const now = clock.currentTimeMillisUnsafe()
+      run(key, now, batch.length).then(
+        ([taken, tokens]) => {
+          for (const [i, waiter] of batch.entries()) waiter(Effect.succeed(decisionOf(i, taken, Number(tokens))))
+          next(key, clock)
+        },
+        (error: unknown) => {
+          for (const waiter of batch) waiter(failedOpen(now, error))
+          next(key, clock)
+        }
       )
-    })
+    }
+
+    const next = (key: string, clock: Clock.Clock) => {
+      const waiting = queued.get(key) ?? []
+      if (waiting.length === 0) queued.delete(key)
+      else {
+        queued.set(key, [])
+        send(key, waiting, clock)
+      }
+    }
+
+    // Runs on every request: no span (a span and its call-site capture would cost more than the check).
+    const take = (key: string): Effect.Effect<RateLimitDecision> =>
+      Effect.clockWith((clock) =>
+        Effect.callback<RateLimitDecision>((resume) => {
+          const waiter: Waiter = (decision) => resume(decision)
+          const waiting = queued.get(key)
+          if (waiting === undefined) {
+            queued.set(key, [])
+            send(key, [waiter], clock)
+            return
+          }
+          waiting.push(waiter)
+          // A take given up before its script was sent (its request went away) takes nothing.
+          return Effect.sync(() => {
+            const index = queued.get(key)?.indexOf(waiter) ?? -1
+            if (index >= 0) queued.get(key)?.splice(index, 1)
+          })
+        })
+      )
 
     return { take }
   })

@@ -130,6 +130,40 @@ describe.skipIf(redisUrl === undefined)("Redis adapter", () => {
     })
   )
 
+  it.effect("sends a subject's concurrent takes together, each decided as if it had gone alone", () =>
+    Effect.gen(function* () {
+      const redis = yield* acquireRedis(redisUrl!)
+      // Counts the scripts this client sends (its own calls only: other test files share the Redis).
+      let scripts = 0
+      const evalsha = redis.evalsha.bind(redis)
+      redis.evalsha = ((...args: Parameters<typeof evalsha>) => {
+        scripts++
+        return evalsha(...args)
+      }) as typeof redis.evalsha
+      const rl = yield* makeRedisRateLimiter(redis, { capacity: 20, refillPerSecond: 0.001, prefix })
+      const key = `user:${randomUUID()}`
+      const decisions = yield* Effect.forEach(Array.from({ length: 50 }), () => rl.take(key), {
+        concurrency: "unbounded"
+      })
+      const allowed = decisions.flatMap((d) => (d._tag === "Allowed" ? [d.remaining] : []))
+      // Exactly the capacity, and the remaining counts a one-at-a-time run would give: 19 down to 0, once each.
+      assert.deepStrictEqual(
+        [...allowed].sort((a, b) => b - a),
+        Array.from({ length: 20 }, (_, i) => 19 - i)
+      )
+      assert.isTrue(
+        decisions.slice(20).every((d) => d._tag === "Limited"),
+        "the later takes are the limited ones"
+      )
+      assert.isAtMost(scripts, 3, `${scripts} scripts for 50 concurrent takes`)
+      // And alone, one script each: nothing waits for nothing.
+      const before = scripts
+      yield* rl.take(`user:${randomUUID()}`)
+      yield* rl.take(`user:${randomUUID()}`)
+      assert.strictEqual(scripts - before, 2)
+    })
+  )
+
   it.effect("stores a bucket under the prefix and lets it expire once it would be full", () =>
     Effect.gen(function* () {
       const redis = yield* acquireRedis(redisUrl!)
