@@ -214,16 +214,19 @@ export const makeRedisRateLimiter = (redis: Redis, options: RedisRateLimiterOpti
     /** Sends one script for `batch` (the subject's queue is in place, empty); then the takes queued meanwhile. */
     const send = (key: string, batch: ReadonlyArray<Waiter>, clock: Clock.Clock) => {
       const now = clock.currentTimeMillisUnsafe()
-      run(key, now, batch.length).then(
-        ([taken, tokens]) => {
-          for (const [i, waiter] of batch.entries()) waiter(Effect.succeed(decisionOf(i, taken, Number(tokens))))
-          next(key, clock)
-        },
-        (error: unknown) => {
-          for (const waiter of batch) waiter(failedOpen(now, error))
-          next(key, clock)
-        }
-      )
+      // Started inside a promise, so that even a client throwing at the call settles the batch (and the queue).
+      Promise.resolve(batch.length)
+        .then((wanted) => run(key, now, wanted))
+        .then(
+          ([taken, tokens]) => {
+            for (const [i, waiter] of batch.entries()) waiter(Effect.succeed(decisionOf(i, taken, Number(tokens))))
+            next(key, clock)
+          },
+          (error: unknown) => {
+            for (const waiter of batch) waiter(failedOpen(now, error))
+            next(key, clock)
+          }
+        )
     }
 
     const next = (key: string, clock: Clock.Clock) => {
