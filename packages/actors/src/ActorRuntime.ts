@@ -42,6 +42,20 @@ export interface CommandResult<Event, State> {
   readonly position: number | undefined
 }
 
+/** A command's outcome without the state: what `sendWithoutState` answers. */
+export type CommandOutcome<Event> = Omit<CommandResult<Event, never>, "state">
+
+/** The outcome of a result: its state left out. */
+export const outcomeOf = <Event, State>({
+  events,
+  version,
+  position
+}: CommandResult<Event, State>): CommandOutcome<Event> => ({
+  events,
+  version,
+  position
+})
+
 /**
  * Where the writes of the current request are noted: every command that
  * writes events raises it to the global position of its last event. The HTTP
@@ -146,6 +160,18 @@ export class ActorRuntime extends Context.Service<
       command: C,
       context?: CommandContext
     ) => Effect.Effect<CommandResult<E, S>, Err | ActorError>
+    /**
+     * `send`, for a caller that needs the outcome (events, version, position)
+     * and not the state after it: on a cluster, an instance on another node
+     * then answers without encoding its whole state (a SKU's open reservations,
+     * an account's recent debits) for the trip back.
+     */
+    readonly sendWithoutState: <C, E extends { readonly _tag: string }, S, Err>(
+      aggregate: Aggregate<C, E, S, Err>,
+      id: string,
+      command: C,
+      context?: CommandContext
+    ) => Effect.Effect<CommandOutcome<E>, Err | ActorError>
     /**
      * Runs one command on each of several instances and writes all their events
      * in one transaction: every part is applied, or none (the first part's error

@@ -64,9 +64,11 @@ import type { SqlClient } from "effect/sql"
 import {
   ActorRuntime,
   type CommandContext,
+  type CommandOutcome,
   type CommandResult,
   ConcurrencyConflict,
   noteWrite,
+  outcomeOf,
   type StateOptions,
   withKeyedCommandId
 } from "./ActorRuntime.ts"
@@ -115,6 +117,15 @@ const entityOf = (aggregate: AnyAggregate) =>
         events: Schema.Array(aggregate.eventSchema),
         version: Schema.Int,
         state: aggregate.stateSchema,
+        position: Schema.optionalKey(Schema.Number)
+      }),
+      error: Schema.Union([aggregate.errorSchema, ConcurrencyConflict, EventStoreError])
+    }),
+    Rpc.make("SendWithoutState", {
+      payload: { command: aggregate.commandSchema, context: WireContext },
+      success: Schema.Struct({
+        events: Schema.Array(aggregate.eventSchema),
+        version: Schema.Int,
         position: Schema.optionalKey(Schema.Number)
       }),
       error: Schema.Union([aggregate.errorSchema, ConcurrencyConflict, EventStoreError])
@@ -172,6 +183,12 @@ export const make = (
                 ({ events, version, state, position }) =>
                   position === undefined ? { events, version, state } : { events, version, state, position }
               ),
+            SendWithoutState: ({ payload }) =>
+              Effect.map(
+                local.runtime.send(aggregate, entityId, payload.command, payload.context),
+                ({ events, version, position }) =>
+                  position === undefined ? { events, version } : { events, version, position }
+              ),
             State: () => local.runtime.state(aggregate, entityId)
           })
         }),
@@ -228,22 +245,59 @@ export const make = (
         return result
       })
 
+    const sendWithoutState = <C, E extends { readonly _tag: string }, S, Err>(
+      aggregate: Aggregate<C, E, S, Err>,
+      id: string,
+      command: C,
+      given: CommandContext = {}
+    ) =>
+      Effect.gen(function* () {
+        const host = yield* hostOf(aggregate)
+        const keyed = yield* withKeyedCommandId(streamId(aggregate, id), given)
+        if (shortcut && isOwnedHere(host, id))
+          return outcomeOf(yield* local.runtime.send(aggregate, id, command, keyed))
+        const context = keyed.commandId === undefined ? { ...keyed, commandId: Uuid.v7() } : keyed
+        const reply = yield* host
+          .client(id)
+          .SendWithoutState({ command, context })
+          .pipe(Effect.catchTags(routingErrors(aggregate)))
+        const outcome: CommandOutcome<E> = { events: reply.events, version: reply.version, position: reply.position }
+        yield* noteWrite(outcome.position)
+        return outcome
+      })
+
+    // States read from other nodes with `acceptStale`, by stream: a later read that accepts the copy (a product's
+    // name and price, set once) is answered here without a trip to the owner. Bounded: the oldest read goes first.
+    const staleCopies = new Map<string, { readonly state: unknown; readonly version: number }>()
+    const staleCopiesCapacity = 10_000
+
     const state = <C, E extends { readonly _tag: string }, S, Err>(
       aggregate: Aggregate<C, E, S, Err>,
       id: string,
       options?: StateOptions<S>
     ) =>
-      Effect.flatMap(hostOf(aggregate), (host) =>
-        shortcut && isOwnedHere(host, id)
-          ? local.runtime.state(aggregate, id, options)
-          : host
-              .client(id)
-              .State()
-              .pipe(
-                Effect.map((reply): { readonly state: S; readonly version: number } => reply),
-                Effect.catchTags(routingErrors(aggregate))
-              )
-      )
+      Effect.flatMap(hostOf(aggregate), (host) => {
+        if (shortcut && isOwnedHere(host, id)) return local.runtime.state(aggregate, id, options)
+        const key = streamId(aggregate, id)
+        const copy = options?.acceptStale === undefined ? undefined : staleCopies.get(key)
+        if (copy !== undefined && options?.acceptStale?.(copy.state as S) === true)
+          return Effect.succeed(copy as { readonly state: S; readonly version: number })
+        return host
+          .client(id)
+          .State()
+          .pipe(
+            Effect.map((reply): { readonly state: S; readonly version: number } => reply),
+            Effect.tap((reply) =>
+              Effect.sync(() => {
+                if (options?.acceptStale === undefined) return
+                staleCopies.delete(key)
+                staleCopies.set(key, reply)
+                if (staleCopies.size > staleCopiesCapacity) staleCopies.delete(staleCopies.keys().next().value!)
+              })
+            ),
+            Effect.catchTags(routingErrors(aggregate))
+          )
+      })
 
     const sendTogether: ActorRuntime["Service"]["sendTogether"] = (parts, context) =>
       Effect.gen(function* () {
@@ -261,6 +315,7 @@ export const make = (
     return ActorRuntime.of({
       // The port's signatures give each call back its aggregate's own types.
       send: send as ActorRuntime["Service"]["send"],
+      sendWithoutState: sendWithoutState as ActorRuntime["Service"]["sendWithoutState"],
       sendTogether,
       state: state as ActorRuntime["Service"]["state"],
       residentCount: local.runtime.residentCount

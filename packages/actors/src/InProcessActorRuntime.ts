@@ -44,6 +44,7 @@ import {
   type CommandResult,
   ConcurrencyConflict,
   noteWrite,
+  outcomeOf,
   type StateOptions,
   withKeyedCommandId
 } from "./ActorRuntime.ts"
@@ -684,6 +685,8 @@ export const makeLocal = (options: Options = {}) =>
 
     const runtime = ActorRuntime.of({
       send,
+      sendWithoutState: (aggregate, id, command, context) =>
+        Effect.map(send(aggregate, id, command, context), outcomeOf),
       // The port's mapped types recover each part's own result and error types.
       sendTogether: sendTogether as ActorRuntime["Service"]["sendTogether"],
       state,

@@ -286,6 +286,57 @@ layer(singleRunner("cluster-actors", options, true), { excludeTestServices: true
       })
     )
 
+    it.effect("a command sent without its state answers its outcome, or its typed refusal, across the wire", () =>
+      Effect.gen(function* () {
+        const runtime = yield* ActorRuntime
+        const userId = randomUUID()
+        yield* runtime.send(
+          PaymentAccount.PaymentAccount,
+          userId,
+          new PaymentAccount.OpenAccount({ userId, currency: "RUB", at })
+        )
+        const outcome = yield* runtime.sendWithoutState(
+          PaymentAccount.PaymentAccount,
+          userId,
+          new PaymentAccount.TopUpAccount({ userId, txId: randomUUID(), amount: Money.make(5_000), at })
+        )
+        assert.instanceOf(outcome.events[0], PaymentAccount.AccountToppedUp)
+        assert.strictEqual(outcome.version, 2)
+        assert.isDefined(outcome.position)
+        assert.notProperty(outcome, "state")
+        const refused = yield* runtime
+          .sendWithoutState(
+            PaymentAccount.PaymentAccount,
+            userId,
+            new PaymentAccount.DebitAccount({
+              userId,
+              txId: randomUUID(),
+              orderId: randomUUID(),
+              amount: Money.make(1_000_000),
+              at
+            })
+          )
+          .pipe(Effect.flip)
+        assert.instanceOf(refused, PaymentAccount.InsufficientFunds)
+      })
+    )
+
+    it.effect("a state read from another node with acceptStale is kept, and answered again while it passes", () =>
+      Effect.gen(function* () {
+        const runtime = yield* ActorRuntime
+        const id = randomUUID()
+        yield* runtime.sendWithoutState(Counter, id, increment())
+        const accept = (pass: boolean) => ({ acceptStale: () => pass })
+        assert.strictEqual((yield* runtime.state(Counter, id, accept(true))).version, 1)
+        yield* runtime.sendWithoutState(Counter, id, increment())
+        // The copy passes: answered from it (version 1), without asking the owner.
+        assert.strictEqual((yield* runtime.state(Counter, id, accept(true))).version, 1)
+        // It does not, or no copy is accepted: the owner answers.
+        assert.strictEqual((yield* runtime.state(Counter, id, accept(false))).version, 2)
+        assert.strictEqual((yield* runtime.state(Counter, id)).version, 2)
+      })
+    )
+
     it.effect("a registration and its email claim commit together on the caller; a taken email is typed", () =>
       Effect.gen(function* () {
         const runtime = yield* ActorRuntime

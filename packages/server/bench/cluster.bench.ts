@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:cluster [--json] [--duration=10] [--clients=32] [--reps=3] [--kills=10] [--probes=30]`:
+ * `pnpm bench:cluster [--json] [--duration=10] [--clients=32] [--reps=3] [--kills=10] [--probes=30] [--profile=DIR]`:
  * what sharding the actors over several nodes with Effect Cluster costs and
  * gives on this machine (issue 9), with the saga benchmark's load
  * (`saga-load.ts`: the real server as child processes, the machine's
@@ -90,7 +90,9 @@ const startNodes = async (setup: Setup) => {
     const server = await startServer({
       database,
       attach,
-      env: { ...env, CLUSTER_RUNNER_PORT: String(await freePort()) }
+      env: { ...env, CLUSTER_RUNNER_PORT: String(await freePort()) },
+      // `--profile=DIR`: a CPU profile of every node, written when it stops, under DIR/<setup>.
+      nodeArgs: args.profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${args.profile}/${setup.key}`]
     })
     running.push(server)
     return server

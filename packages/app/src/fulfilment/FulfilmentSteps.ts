@@ -103,7 +103,9 @@ export const make = Effect.gen(function* () {
         saga.lines,
         (line) =>
           actors
-            .send(
+            // Only whether the line is held: not the SKU's state (every order it holds), which on a cluster would
+            // be encoded for the trip back from the SKU's node.
+            .sendWithoutState(
               InventoryItem.InventoryItem,
               line.sku,
               new InventoryItem.Reserve({ sku: line.sku, orderId, quantity: line.quantity, at }),
@@ -145,7 +147,7 @@ export const make = Effect.gen(function* () {
       saga.lines,
       (line) =>
         actors
-          .send(
+          .sendWithoutState(
             InventoryItem.InventoryItem,
             line.sku,
             new InventoryItem.Release({ sku: line.sku, orderId: saga.orderId, at }),
