@@ -220,6 +220,20 @@ export const make = (
     }
     yield* Effect.forkScoped(local.evictWhere((key) => !ownedKey(key)).pipe(Effect.repeat(Schedule.spaced("1 second"))))
 
+    /**
+     * Where a command runs: in this node's cell when this node owns the instance (the owner shortcut), else on
+     * its owner, reached through the cluster with a command id (so that a re-send after the owner died appends
+     * nothing twice).
+     */
+    const route = (aggregate: AnyAggregate, id: string, given: CommandContext) =>
+      Effect.gen(function* () {
+        const host = yield* hostOf(aggregate)
+        const keyed = yield* withKeyedCommandId(streamId(aggregate, id), given)
+        if (shortcut && isOwnedHere(host, id)) return { here: true as const, context: keyed }
+        const context = keyed.commandId === undefined ? { ...keyed, commandId: Uuid.v7() } : keyed
+        return { here: false as const, client: host.client(id), context }
+      })
+
     const send = <C, E extends { readonly _tag: string }, S, Err>(
       aggregate: Aggregate<C, E, S, Err>,
       id: string,
@@ -227,13 +241,10 @@ export const make = (
       given: CommandContext = {}
     ) =>
       Effect.gen(function* () {
-        const host = yield* hostOf(aggregate)
-        const keyed = yield* withKeyedCommandId(streamId(aggregate, id), given)
-        if (shortcut && isOwnedHere(host, id)) return yield* local.runtime.send(aggregate, id, command, keyed)
-        const context = keyed.commandId === undefined ? { ...keyed, commandId: Uuid.v7() } : keyed
-        const reply = yield* host
-          .client(id)
-          .Send({ command, context })
+        const to = yield* route(aggregate, id, given)
+        if (to.here) return yield* local.runtime.send(aggregate, id, command, to.context)
+        const reply = yield* to.client
+          .Send({ command, context: to.context })
           .pipe(Effect.catchTags(routingErrors(aggregate)))
         const result: CommandResult<E, S> = {
           events: reply.events,
@@ -252,14 +263,10 @@ export const make = (
       given: CommandContext = {}
     ) =>
       Effect.gen(function* () {
-        const host = yield* hostOf(aggregate)
-        const keyed = yield* withKeyedCommandId(streamId(aggregate, id), given)
-        if (shortcut && isOwnedHere(host, id))
-          return outcomeOf(yield* local.runtime.send(aggregate, id, command, keyed))
-        const context = keyed.commandId === undefined ? { ...keyed, commandId: Uuid.v7() } : keyed
-        const reply = yield* host
-          .client(id)
-          .SendWithoutState({ command, context })
+        const to = yield* route(aggregate, id, given)
+        if (to.here) return outcomeOf(yield* local.runtime.send(aggregate, id, command, to.context))
+        const reply = yield* to.client
+          .SendWithoutState({ command, context: to.context })
           .pipe(Effect.catchTags(routingErrors(aggregate)))
         const outcome: CommandOutcome<E> = { events: reply.events, version: reply.version, position: reply.position }
         yield* noteWrite(outcome.position)
