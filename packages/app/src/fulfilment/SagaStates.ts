@@ -80,7 +80,8 @@ export const leaseName = "gauge:agora_saga_states"
 
 /**
  * Keeps `agora_saga_states` current, reading the log every `every` for as
- * long as it runs; a failed pass is tried again at the next one.
+ * long as it runs; a failed pass is tried again at the next one. When it
+ * stops, the gauge reads 0 in this process.
  */
 export const report = (every: Duration.Input) =>
   Effect.gen(function* () {
@@ -107,6 +108,9 @@ export const report = (every: Duration.Input) =>
     })
     yield* pass.pipe(Effect.ignore, Effect.repeat(Schedule.spaced(every)))
   }).pipe(
+    // Stopped (its lease gone to another process, which reports now): 0 here, so that a sum over processes
+    // counts each saga once.
+    Effect.ensuring(Effect.forEach(Fulfilment.Stage.literals, (stage) => Metric.update(gauges[stage], 0))),
     // A poll, not work to follow in traces.
     Effect.withTracerEnabled(false)
   )

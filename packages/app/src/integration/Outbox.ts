@@ -136,7 +136,9 @@ export const backlogGauge = Metric.gauge("agora_outbox_backlog", {
 /**
  * Keeps `agora_outbox_backlog` current: counts the unsent messages (on the
  * partial index of unsent rows, so the count costs what the backlog is) every
- * `every`, for as long as it runs. A failed count leaves the last value.
+ * `every`, for as long as it runs. A failed count leaves the last value; when
+ * it stops (its lease gone to another process, which reports now) the gauge
+ * reads 0 here, so that a sum over processes counts the backlog once.
  */
 export const reportBacklog = (every: Duration.Input) =>
   backlog.pipe(
@@ -144,6 +146,7 @@ export const reportBacklog = (every: Duration.Input) =>
     Effect.ignore,
     Effect.repeat(Schedule.spaced(every)),
     Effect.asVoid,
+    Effect.ensuring(Metric.update(backlogGauge, 0)),
     // A poll, not work to follow in traces.
     Effect.withTracerEnabled(false)
   )
