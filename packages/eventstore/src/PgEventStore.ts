@@ -124,12 +124,11 @@ const toRecorded = (row: EventRow): RecordedEvent => ({
 
 const storeError = (operation: string) => (cause: SqlError) => new EventStoreError({ operation, cause })
 
-/** Runs the append function for the units of one batch, on the current connection (or transaction). */
-const runAppend = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) =>
-  Effect.map(runAppendRecorded(sql, units), ({ outcomes }) => outcomes)
-
-/** `runAppend`, with the time the batch's events were recorded at (undefined when none was written). */
-const runAppendRecorded = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) => {
+/**
+ * Runs the append function for the units of one batch, on the current connection (or transaction): each unit's
+ * outcome, and the time the batch's events were recorded at (undefined when none was written).
+ */
+const runAppend = (sql: SqlClient.SqlClient, units: ReadonlyArray<EncodedUnit>) => {
   const parts: Array<string> = []
   units.forEach((unit, u) => {
     for (const slice of unit.slices) parts.push(`{"u":${u},${slice}`)
@@ -243,7 +242,9 @@ export const appendInTransaction = (appends: ReadonlyArray<StreamAppend>) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const unit = yield* encode(appends)
-    const [outcome] = yield* runAppend(sql, [unit]).pipe(Effect.mapError(storeError("append")))
+    const {
+      outcomes: [outcome]
+    } = yield* runAppend(sql, [unit]).pipe(Effect.mapError(storeError("append")))
     const results = yield* settleOutcome(outcome!)
     yield* EventStoreMetrics.recordAppend(results)
     return results
@@ -291,7 +292,7 @@ export const make = (options: Options = {}) =>
     // read them without a query.
     const committer = yield* GroupCommit.make<EncodedUnit, UnitOutcome, EventStoreError>(
       (units) =>
-        runAppendRecorded(sql, units).pipe(
+        runAppend(sql, units).pipe(
           Effect.map(({ outcomes, recordedAt }) => {
             if (recordedAt !== undefined && firstWritten(outcomes) === tail.range().upTo + 1)
               tail.feed(writtenEvents(units, outcomes, recordedAt))

@@ -209,7 +209,7 @@ const sameLog = (generation: Generation, checkpoint: number) =>
  * One partition of `projection` (of `of`): the projection restricted to the
  * events of the streams in that partition. Unchanged when not split.
  */
-export const partitionOf = (projection: Projection, partition: Partition | undefined): Projection => {
+const restrictedTo = (projection: Projection, partition: Partition | undefined): Projection => {
   if (partition === undefined) return projection
   const { index, of } = partition
   return {
@@ -228,7 +228,7 @@ const runOnce = (whole: Projection, partition: Partition | undefined, tracker: T
   Effect.gen(function* () {
     const store = yield* ReadModelStore
     const events = yield* EventStore
-    const projection = partitionOf(whole, partition)
+    const projection = restrictedTo(whole, partition)
     const metrics = metricsOf(projection.name, partition)
     const label = labelOf(projection.name, partition)
     const generation: Generation = {
